@@ -1,0 +1,100 @@
+#pragma once
+// The daemon's configuration: defaults, overridden by a TOML file, overridden
+// by environment variables; validated once at start-up and immutable after.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ps::config {
+
+struct DatabaseConfig {
+  std::string url = "postgresql://127.0.0.1:5432/plugin_server";
+  int pool_size = 8;
+  int connect_timeout_ms = 5000;
+};
+
+struct KafkaConfig {
+  std::string brokers = "embedded";
+  std::string group_id = "plugin-server";
+  std::string input_topic = "events_plugin_ingestion";
+  std::string output_topic = "events_processed";
+  std::string dlq_topic = "events_plugin_ingestion_dlq";
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:6738";
+  // Filled from `listen` by validation.
+  std::string host;
+  int port = 0;
+};
+
+struct RuntimeConfig {
+  int threads = 0;  // 0 = one per core
+  int task_timeout_ms = 30000;
+  int heap_limit_mb = 128;
+};
+
+struct JobsConfig {
+  int workers = 4;
+  int max_attempts = 3;
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string format = "text";
+};
+
+struct ServerConfig {
+  // How long an orderly shutdown waits for in-flight work before it gives up.
+  int shutdown_grace_ms = 10000;
+};
+
+// One app installed for some teams: one instance per team.
+struct AppConfig {
+  std::string path;  // absolute after loading; relative paths are taken from the config file's folder
+  std::vector<long long> teams;
+  int order = 0;
+  nlohmann::json config = nlohmann::json::object();
+};
+
+struct Config {
+  DatabaseConfig database;
+  KafkaConfig kafka;
+  HttpConfig http;
+  RuntimeConfig runtime;
+  JobsConfig jobs;
+  LogConfig log;
+  ServerConfig server;
+  std::vector<AppConfig> apps;
+  std::optional<std::filesystem::path> file;  // where it was read from, if anywhere
+};
+
+// Every problem found while loading, one line each, naming the key.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<std::string> problems);
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+using Environment = std::map<std::string, std::string>;
+Environment process_environment();
+
+// Loads defaults, then `file` (if given), then `env`. Throws ConfigError listing
+// every problem at once.
+Config load(const std::optional<std::filesystem::path>& file, const Environment& env);
+
+// The effective config as TOML, with secrets redacted. `is_secret(app, key)`
+// says which app config fields the app declares secret.
+using SecretFieldPredicate = bool (*)(const AppConfig& app, const std::string& key);
+std::string render_toml(const Config& config, SecretFieldPredicate is_secret);
+
+}  // namespace ps::config

@@ -1,0 +1,136 @@
+#include "config/keys.h"
+
+#include <cctype>
+#include <charconv>
+
+#include "config/database_url.h"
+
+namespace ps::config {
+
+std::string KeySpec::env_name() const {
+  std::string out = "PLUGIN_SERVER_";
+  for (char c : section) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  out += '_';
+  for (char c : name) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<HostPort> parse_host_port(const std::string& text, std::string* problem) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    *problem = "expected host:port, got \"" + text + "\"";
+    return std::nullopt;
+  }
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  auto port = std::string_view(text).substr(colon + 1);
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || hp.port < 0 ||
+      hp.port > 65535) {
+    *problem = "port must be a number from 0 to 65535, got \"" + std::string(port) + "\"";
+    return std::nullopt;
+  }
+  return hp;
+}
+
+namespace {
+
+std::optional<std::string> not_empty(const std::string& v) {
+  if (v.empty()) return "must not be empty";
+  return std::nullopt;
+}
+
+std::optional<std::string> valid_database_url(const std::string& v) {
+  if (auto problem = database_url_problem(v)) return "not a valid Postgres URL: " + *problem;
+  return std::nullopt;
+}
+
+std::optional<std::string> valid_listen(const std::string& v) {
+  std::string problem;
+  if (!parse_host_port(v, &problem)) return problem;
+  return std::nullopt;
+}
+
+std::optional<std::string> valid_brokers(const std::string& v) {
+  if (v == "embedded") return std::nullopt;
+  if (v.empty()) return "must be \"embedded\" or a list of host:port";
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    auto end = v.find(',', start);
+    if (end == std::string::npos) end = v.size();
+    std::string problem;
+    std::string broker = v.substr(start, end - start);
+    auto hp = parse_host_port(broker, &problem);
+    if (!hp || hp->port == 0) {
+      return "must be \"embedded\" or a list of host:port, bad entry \"" + broker + "\"";
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& key_specs() {
+  static const std::vector<KeySpec> specs = {
+      {.section = "database", .name = "url", .text = [](Config& c) -> std::string& { return c.database.url; },
+       .check = valid_database_url, .secret_url = true},
+      {.section = "database", .name = "pool_size", .integer = [](Config& c) -> int& { return c.database.pool_size; },
+       .min = 1, .max = 1000},
+      {.section = "database", .name = "connect_timeout_ms",
+       .integer = [](Config& c) -> int& { return c.database.connect_timeout_ms; }, .min = 100, .max = 600000},
+      {.section = "kafka", .name = "brokers", .text = [](Config& c) -> std::string& { return c.kafka.brokers; },
+       .check = valid_brokers},
+      {.section = "kafka", .name = "group_id", .text = [](Config& c) -> std::string& { return c.kafka.group_id; },
+       .check = not_empty},
+      {.section = "kafka", .name = "input_topic",
+       .text = [](Config& c) -> std::string& { return c.kafka.input_topic; }, .check = not_empty},
+      {.section = "kafka", .name = "output_topic",
+       .text = [](Config& c) -> std::string& { return c.kafka.output_topic; }, .check = not_empty},
+      {.section = "kafka", .name = "dlq_topic", .text = [](Config& c) -> std::string& { return c.kafka.dlq_topic; },
+       .check = not_empty},
+      {.section = "http", .name = "listen", .text = [](Config& c) -> std::string& { return c.http.listen; },
+       .check = valid_listen},
+      {.section = "runtime", .name = "threads", .integer = [](Config& c) -> int& { return c.runtime.threads; },
+       .min = 0, .max = 1024},
+      {.section = "runtime", .name = "task_timeout_ms",
+       .integer = [](Config& c) -> int& { return c.runtime.task_timeout_ms; }, .min = 1, .max = 86400000},
+      {.section = "runtime", .name = "heap_limit_mb",
+       .integer = [](Config& c) -> int& { return c.runtime.heap_limit_mb; }, .min = 8, .max = 65536},
+      {.section = "jobs", .name = "workers", .integer = [](Config& c) -> int& { return c.jobs.workers; },
+       .min = 1, .max = 1024},
+      {.section = "jobs", .name = "max_attempts", .integer = [](Config& c) -> int& { return c.jobs.max_attempts; },
+       .min = 1, .max = 1000},
+      {.section = "log", .name = "level", .text = [](Config& c) -> std::string& { return c.log.level; },
+       .choices = {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      {.section = "log", .name = "format", .text = [](Config& c) -> std::string& { return c.log.format; },
+       .choices = {"text", "json"}},
+      {.section = "server", .name = "shutdown_grace_ms",
+       .integer = [](Config& c) -> int& { return c.server.shutdown_grace_ms; }, .min = 0, .max = 3600000},
+  };
+  return specs;
+}
+
+const KeySpec* find_key(std::string_view section, std::string_view name) {
+  for (const auto& spec : key_specs()) {
+    if (spec.section == section && spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+const std::vector<EnvAlias>& env_aliases() {
+  static const std::vector<EnvAlias> aliases = {
+      {"DATABASE_URL", "database", "url"},
+      {"KAFKA_HOSTS", "kafka", "brokers"},
+      {"KAFKA_CONSUMPTION_TOPIC", "kafka", "input_topic"},
+      {"TASK_TIMEOUT", "runtime", "task_timeout_ms", 1000},
+      {"WORKER_CONCURRENCY", "runtime", "threads"},
+      {"LOG_LEVEL", "log", "level"},
+  };
+  return aliases;
+}
+
+}  // namespace ps::config

@@ -1,0 +1,74 @@
+#include "db/migrations.h"
+
+#include <stdexcept>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+namespace ps::db {
+
+namespace {
+// Arbitrary but fixed: the advisory lock every daemon takes to migrate.
+constexpr long long kMigrationLock = 7305104101;
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "app instances and storage", R"SQL(
+        -- One row per app installed for a team; its id keys storage and jobs,
+        -- and stays the same across restarts.
+        CREATE TABLE app_instances (
+          id          BIGSERIAL PRIMARY KEY,
+          app_name    TEXT NOT NULL,
+          team_id     BIGINT NOT NULL,
+          created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+          UNIQUE (app_name, team_id)
+        );
+        CREATE TABLE app_storage (
+          instance_id BIGINT NOT NULL REFERENCES app_instances (id) ON DELETE CASCADE,
+          key         TEXT NOT NULL,
+          value       JSONB NOT NULL,
+          updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+          PRIMARY KEY (instance_id, key)
+        );
+      )SQL"},
+  };
+  return all;
+}
+
+int schema_version(pqxx::connection& conn) {
+  pqxx::work tx(conn);
+  auto exists = tx.exec1("SELECT to_regclass('schema_migrations') IS NOT NULL")[0].as<bool>();
+  if (!exists) return 0;
+  return tx.exec1("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0].as<int>();
+}
+
+int migrate(pqxx::connection& conn) {
+  pqxx::work tx(conn);
+  tx.exec1("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")");
+  tx.exec0(R"SQL(
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version     INT PRIMARY KEY,
+      name        TEXT NOT NULL,
+      applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    ))SQL");
+  int current = tx.exec1("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0].as<int>();
+  int latest = migrations().empty() ? 0 : migrations().back().version;
+  if (current > latest) {
+    throw std::runtime_error("database schema is at version " + std::to_string(current) +
+                             ", newer than this binary knows (" + std::to_string(latest) +
+                             "): run a newer plugin-server");
+  }
+  int applied = 0;
+  for (const auto& m : migrations()) {
+    if (m.version <= current) continue;
+    spdlog::info("applying schema migration {}: {}", m.version, m.name);
+    tx.exec0(m.sql);
+    tx.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+    ++applied;
+  }
+  tx.commit();
+  return applied;
+}
+
+}  // namespace ps::db

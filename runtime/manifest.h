@@ -1,0 +1,42 @@
+#pragma once
+// plugin.json: what an app declares about itself.
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ps::runtime {
+
+// A bundle that cannot be used; the message names the bundle and the file.
+class BundleError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ConfigField {
+  std::string key;
+  std::string name;
+  std::string type = "string";  // string, json, choice, attachment
+  nlohmann::json default_value;  // null when absent
+  bool required = false;
+  bool secret = false;
+  std::vector<std::string> choices;  // for type "choice"
+  std::string hint;
+};
+
+struct Manifest {
+  std::string name;
+  std::string description;
+  std::string main = "index.js";
+  std::vector<ConfigField> config;
+  std::vector<std::string> public_jobs;
+
+  const ConfigField* field(const std::string& key) const;
+};
+
+// Parses and validates plugin.json text; `source` names it in errors.
+Manifest parse_manifest(const std::string& text, const std::string& source);
+
+}  // namespace ps::runtime

@@ -1,0 +1,31 @@
+#pragma once
+// The running daemon: owns every part and starts and stops them in order.
+
+#include <memory>
+
+#include "config/config.h"
+
+namespace ps::server {
+
+class Daemon {
+ public:
+  explicit Daemon(config::Config config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Starts every part. Throws when one cannot start (the HTTP address is taken).
+  void start();
+  // Orderly shutdown: stop intake, finish in-flight work within
+  // server.shutdown_grace_ms, close connections. Idempotent.
+  void stop();
+
+  int http_port() const;
+
+ private:
+  struct Parts;
+  config::Config config_;
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace ps::server

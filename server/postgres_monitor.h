@@ -1,0 +1,48 @@
+#pragma once
+// Keeps the daemon's view of Postgres fresh: pings it every second, applies
+// schema migrations as soon as it is reachable, and reports both to
+// readiness and metrics. A Postgres outage never stops the daemon; it only
+// makes it not ready until Postgres is back.
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace ps::db {
+class Pool;
+}
+namespace ps::metrics {
+class Gauge;
+class Registry;
+}  // namespace ps::metrics
+
+namespace ps::server {
+
+class Readiness;
+
+class PostgresMonitor {
+ public:
+  PostgresMonitor(db::Pool& pool, Readiness& readiness, metrics::Registry& registry);
+  ~PostgresMonitor();
+  PostgresMonitor(const PostgresMonitor&) = delete;
+  PostgresMonitor& operator=(const PostgresMonitor&) = delete;
+
+ private:
+  void loop();
+  void check();
+
+  db::Pool& pool_;
+  Readiness& readiness_;
+  metrics::Gauge& up_;
+  bool migrated_ = false;
+  // Log changes of state, not every failed check.
+  bool last_up_ = true;
+  std::string last_migration_error_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ps::server

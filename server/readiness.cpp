@@ -1,0 +1,24 @@
+#include "server/readiness.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ps::server {
+
+void Readiness::set(const std::string& part, bool ready, const std::string& detail) {
+  std::lock_guard lock(mutex_);
+  parts_[part] = State{ready, detail};
+}
+
+Readiness::Report Readiness::report() const {
+  std::lock_guard lock(mutex_);
+  bool all = !parts_.empty();
+  auto parts = nlohmann::json::object();
+  for (const auto& [name, state] : parts_) {
+    all = all && state.ready;
+    parts[name] = {{"ready", state.ready}, {"detail", state.detail}};
+  }
+  nlohmann::json body = {{"ready", all}, {"parts", parts}};
+  return {all, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
+}  // namespace ps::server

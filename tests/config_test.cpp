@@ -1,0 +1,204 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+#include "config/database_url.h"
+#include "tests/support/temp_dir.h"
+
+using ps::config::ConfigError;
+using ps::config::Environment;
+using ps::config::load;
+using ps::test::TempDir;
+
+namespace {
+
+// The problems a load reports, or an empty list when it succeeds.
+std::vector<std::string> problems_of(const std::optional<std::filesystem::path>& file, const Environment& env) {
+  try {
+    load(file, env);
+  } catch (const ConfigError& e) {
+    return e.problems();
+  }
+  return {};
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& a, const std::string& b = "") {
+  for (const auto& line : lines) {
+    if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("config: defaults apply with no file and no environment", "[config]") {
+  auto c = load(std::nullopt, {});
+  CHECK(c.database.url == "postgresql://127.0.0.1:5432/plugin_server");
+  CHECK(c.kafka.brokers == "embedded");
+  CHECK(c.kafka.input_topic == "events_plugin_ingestion");
+  CHECK(c.http.host == "127.0.0.1");
+  CHECK(c.http.port == 6738);
+  CHECK(c.runtime.task_timeout_ms == 30000);
+  CHECK(c.jobs.workers == 4);
+  CHECK(c.log.format == "text");
+  CHECK(c.apps.empty());
+}
+
+TEST_CASE("config: env wins over the file, the file over defaults", "[config]") {
+  TempDir dir;
+  auto file = dir.write("ps.toml", R"(
+[kafka]
+group_id = "from-file"
+output_topic = "out-file"
+[runtime]
+threads = 3
+)");
+  auto c = load(file, {{"PLUGIN_SERVER_KAFKA_GROUP_ID", "from-env"}});
+  CHECK(c.kafka.group_id == "from-env");
+  CHECK(c.kafka.output_topic == "out-file");
+  CHECK(c.runtime.threads == 3);
+  CHECK(c.kafka.dlq_topic == "events_plugin_ingestion_dlq");
+}
+
+TEST_CASE("config: established env names work, and PLUGIN_SERVER_ names win over them", "[config]") {
+  auto c = load(std::nullopt, {{"DATABASE_URL", "postgres://u:p@db:5433/x"},
+                               {"KAFKA_HOSTS", "k1:9092,k2:9092"},
+                               {"KAFKA_CONSUMPTION_TOPIC", "in"},
+                               {"TASK_TIMEOUT", "7"},
+                               {"WORKER_CONCURRENCY", "5"},
+                               {"LOG_LEVEL", "debug"}});
+  CHECK(c.database.url == "postgres://u:p@db:5433/x");
+  CHECK(c.kafka.brokers == "k1:9092,k2:9092");
+  CHECK(c.kafka.input_topic == "in");
+  CHECK(c.runtime.task_timeout_ms == 7000);
+  CHECK(c.runtime.threads == 5);
+  CHECK(c.log.level == "debug");
+
+  auto both = load(std::nullopt, {{"LOG_LEVEL", "debug"}, {"PLUGIN_SERVER_LOG_LEVEL", "warn"}});
+  CHECK(both.log.level == "warn");
+}
+
+TEST_CASE("config: every problem is reported at once, one line each naming the key", "[config]") {
+  TempDir dir;
+  auto file = dir.write("bad.toml", R"(
+[database]
+url = "mysql://nope"
+[runtime]
+threads = "four"
+heap_limit_mb = 1
+[kafka]
+colour = "blue"
+[[apps]]
+path = "does/not/exist"
+teams = [1]
+)");
+  auto problems = problems_of(file, {});
+  REQUIRE(problems.size() == 5);
+  CHECK(any_contains(problems, "database.url", "postgresql://"));
+  CHECK(any_contains(problems, "runtime.threads", "expected an integer"));
+  CHECK(any_contains(problems, "runtime.heap_limit_mb", "must be from 8"));
+  CHECK(any_contains(problems, "kafka.colour", "unknown key"));
+  CHECK(any_contains(problems, "apps[0].path", "no app bundle"));
+  // File problems say where they are.
+  CHECK(any_contains(problems, "runtime.threads", "bad.toml line 5"));
+}
+
+TEST_CASE("config: bad environment values are reported with the variable's name", "[config]") {
+  auto problems = problems_of(std::nullopt, {{"PLUGIN_SERVER_JOBS_WORKERS", "lots"},
+                                             {"TASK_TIMEOUT", "-3"},
+                                             {"PLUGIN_SERVER_LOG_FORMAT", "xml"},
+                                             {"PLUGIN_SERVER_HTTP_LISTEN", "nowhere"},
+                                             {"PLUGIN_SERVER_KAFKA_GROUPID", "typo"}});
+  REQUIRE(problems.size() == 5);
+  CHECK(any_contains(problems, "jobs.workers", "PLUGIN_SERVER_JOBS_WORKERS"));
+  CHECK(any_contains(problems, "runtime.task_timeout_ms", "TASK_TIMEOUT"));
+  CHECK(any_contains(problems, "log.format", "one of text, json"));
+  CHECK(any_contains(problems, "http.listen", "host:port"));
+  CHECK(any_contains(problems, "PLUGIN_SERVER_KAFKA_GROUPID", "unknown setting"));
+}
+
+TEST_CASE("config: a TOML syntax error names the file, line and column", "[config]") {
+  TempDir dir;
+  auto file = dir.write("broken.toml", "[database]\nurl = \"unterminated\n");
+  auto problems = problems_of(file, {});
+  REQUIRE(problems.size() == 1);
+  CHECK(any_contains(problems, "broken.toml:2:", "not valid TOML"));
+}
+
+TEST_CASE("config: a missing config file is an error", "[config]") {
+  auto problems = problems_of(std::filesystem::path("/nonexistent/ps.toml"), {});
+  REQUIRE(problems.size() == 1);
+  CHECK(any_contains(problems, "/nonexistent/ps.toml", "not found"));
+}
+
+TEST_CASE("config: apps take paths relative to the config file, teams, order and config", "[config]") {
+  TempDir dir;
+  dir.write("apps/hello/plugin.json", R"({"name":"hello"})");
+  auto file = dir.write("etc/ps.toml", R"(
+[[apps]]
+path = "../apps/hello"
+teams = [1, 2]
+order = 3
+config = { greeting = "hi", nested = { n = 1, list = [true, false] } }
+)");
+  auto c = load(file, {});
+  REQUIRE(c.apps.size() == 1);
+  CHECK(c.apps[0].path == (dir.path() / "apps/hello").string());
+  CHECK(c.apps[0].teams == std::vector<long long>{1, 2});
+  CHECK(c.apps[0].order == 3);
+  CHECK(c.apps[0].config["greeting"] == "hi");
+  CHECK(c.apps[0].config["nested"]["n"] == 1);
+  CHECK(c.apps[0].config["nested"]["list"][1] == false);
+}
+
+TEST_CASE("config: app entries are checked", "[config]") {
+  TempDir dir;
+  dir.write("apps/a/plugin.json", R"({"name":"a"})");
+  auto file = dir.write("ps.toml", R"(
+[[apps]]
+path = "apps/a"
+teams = [0, "x"]
+colour = 1
+[[apps]]
+teams = [1]
+)");
+  auto problems = problems_of(file, {});
+  CHECK(problems.size() == 4);
+  CHECK(any_contains(problems, "apps[0].teams", "positive integers"));
+  CHECK(any_contains(problems, "apps[0].colour", "unknown key"));
+  CHECK(any_contains(problems, "apps[1].path", "missing"));
+}
+
+TEST_CASE("config: print-config output redacts passwords and secret app fields", "[config]") {
+  TempDir dir;
+  dir.write("apps/a/plugin.json", R"({"name":"a"})");
+  auto file = dir.write("ps.toml", R"(
+[database]
+url = "postgresql://admin:hunter2@db:5432/ps"
+[[apps]]
+path = "apps/a"
+teams = [1]
+config = { apiKey = "s3cret", greeting = "hi" }
+)");
+  auto c = load(file, {});
+  auto text = ps::config::render_toml(c, [](const ps::config::AppConfig&, const std::string& key) {
+    return key == "apiKey";
+  });
+  CHECK(text.find("hunter2") == std::string::npos);
+  CHECK(text.find("s3cret") == std::string::npos);
+  CHECK(text.find("postgresql://admin:***@db:5432/ps") != std::string::npos);
+  CHECK(text.find("greeting = 'hi'") != std::string::npos);
+  CHECK(text.find("[kafka]") != std::string::npos);
+}
+
+TEST_CASE("config: database URLs are checked and redacted", "[config]") {
+  using ps::config::database_url_problem;
+  using ps::config::redact_database_url;
+  CHECK_FALSE(database_url_problem("postgresql://127.0.0.1:5432/x"));
+  CHECK_FALSE(database_url_problem("postgresql://postgres@/x?host=/tmp/sock"));
+  CHECK(database_url_problem("http://x"));
+  CHECK(database_url_problem("postgresql://host:99999/x"));
+  CHECK(redact_database_url("postgresql://u:pw@h/x") == "postgresql://u:***@h/x");
+  CHECK(redact_database_url("postgresql://h/x?user=u&password=pw&sslmode=require") ==
+        "postgresql://h/x?user=u&password=***&sslmode=require");
+  CHECK(redact_database_url("postgresql://u@h/x") == "postgresql://u@h/x");
+}

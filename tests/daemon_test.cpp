@@ -1,0 +1,155 @@
+// The daemon binary, run as operators run it.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server/http_server.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
+
+using namespace std::chrono_literals;
+using ps::test::daemon_binary;
+using ps::test::http_get;
+using ps::test::Process;
+using ps::test::source_dir;
+
+namespace {
+std::string example_config() { return source_dir() + "/deploy/plugin-server.toml"; }
+}  // namespace
+
+TEST_CASE("daemon: starts from the example config, serves health, readiness and metrics, stops on SIGTERM",
+          "[daemon]") {
+  ps::test::TestDatabase db;
+  int port = ps::test::free_port();
+  Process daemon({daemon_binary(), "--config", example_config()},
+                 {{"DATABASE_URL", db.url()}, {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_health", 200, 20s));
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 20s));
+
+  auto ready = http_get("127.0.0.1", port, "/_ready");
+  auto body = nlohmann::json::parse(ready.body);
+  CHECK(body["ready"] == true);
+  CHECK(body["parts"]["postgres"]["ready"] == true);
+  CHECK(body["parts"]["migrations"]["ready"] == true);
+
+  auto metrics = http_get("127.0.0.1", port, "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.content_type.find("text/plain; version=0.0.4") == 0);
+  CHECK(metrics.body.find("plugin_server_postgres_up 1") != std::string::npos);
+  CHECK(metrics.body.find("process_resident_memory_bytes") != std::string::npos);
+
+  daemon.signal(SIGTERM);
+  auto code = daemon.wait(20s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(daemon.output().find("plugin-server stopped") != std::string::npos);
+}
+
+TEST_CASE("daemon: not ready while Postgres is unreachable, and says why", "[daemon]") {
+  int port = ps::test::free_port();
+  Process daemon({daemon_binary()}, {{"DATABASE_URL", "postgresql://postgres@/x?host=/nonexistent-socket-dir"},
+                                     {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_health", 200, 20s));
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 503, 20s));
+  // Wait for the first check to have failed rather than "not checked yet".
+  nlohmann::json body;
+  for (int i = 0; i < 100; ++i) {
+    body = nlohmann::json::parse(http_get("127.0.0.1", port, "/_ready").body);
+    if (body["parts"]["postgres"]["detail"] != "not checked yet") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(body["ready"] == false);
+  CHECK(body["parts"]["postgres"]["ready"] == false);
+  CHECK(body["parts"]["postgres"]["detail"].get<std::string>().find("nonexistent-socket-dir") != std::string::npos);
+  CHECK(http_get("127.0.0.1", port, "/metrics").body.find("plugin_server_postgres_up 0") != std::string::npos);
+  daemon.signal(SIGINT);
+  auto code = daemon.wait(20s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
+TEST_CASE("daemon: a config with three mistakes reports all three and exits 2", "[daemon]") {
+  ps::test::TempDir dir;
+  auto file = dir.write("bad.toml", R"(
+[http]
+listen = "localhost"
+[jobs]
+workers = 0
+[log]
+level = "loud"
+)");
+  auto result = ps::test::run_to_end({daemon_binary(), "--config", file.string()});
+  CHECK(result.code == 2);
+  CHECK(result.output.find("invalid configuration (3 problems)") != std::string::npos);
+  CHECK(result.output.find("http.listen") != std::string::npos);
+  CHECK(result.output.find("jobs.workers") != std::string::npos);
+  CHECK(result.output.find("log.level") != std::string::npos);
+}
+
+TEST_CASE("daemon: print-config shows the effective config with secrets redacted", "[daemon]") {
+  ps::test::TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"a","config":[{"key":"token","secret":true},{"key":"greeting"}]})");
+  dir.write("app/index.js", "export function processEvent(e) { return e }\n");
+  auto file = dir.write("ps.toml", R"(
+[[apps]]
+path = "app"
+teams = [7]
+config = { token = "tok-123", greeting = "hey" }
+)");
+  auto result = ps::test::run_to_end({daemon_binary(), "print-config", "--config", file.string()},
+                                     {{"DATABASE_URL", "postgresql://me:pa55@db/ps"}});
+  CHECK(result.code == 0);
+  CHECK(result.output.find("pa55") == std::string::npos);
+  CHECK(result.output.find("tok-123") == std::string::npos);
+  CHECK(result.output.find("postgresql://me:***@db/ps") != std::string::npos);
+  CHECK(result.output.find("hey") != std::string::npos);
+}
+
+TEST_CASE("daemon: migrate applies the schema, and fails clearly without a database", "[daemon]") {
+  ps::test::TestDatabase db;
+  auto ok = ps::test::run_to_end({daemon_binary(), "migrate"}, {{"DATABASE_URL", db.url()}});
+  CHECK(ok.code == 0);
+  CHECK(ok.output.find("schema at version") != std::string::npos);
+  auto bad = ps::test::run_to_end({daemon_binary(), "migrate"},
+                                  {{"DATABASE_URL", "postgresql://postgres@/x?host=/nonexistent-socket-dir"}});
+  CHECK(bad.code == 1);
+  CHECK(bad.output.find("plugin-server migrate:") != std::string::npos);
+}
+
+TEST_CASE("daemon: json logs are one JSON object per line", "[daemon]") {
+  int port = ps::test::free_port();
+  Process daemon({daemon_binary()}, {{"DATABASE_URL", "postgresql://postgres@/x?host=/nonexistent-socket-dir"},
+                                     {"PLUGIN_SERVER_LOG_FORMAT", "json"},
+                                     {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_health", 200, 20s));
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(20s) == 0);
+  std::istringstream lines(daemon.output());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    auto entry = nlohmann::json::parse(line);
+    CHECK(entry.contains("ts"));
+    CHECK(entry.contains("level"));
+    CHECK(entry["msg"].is_string());
+    ++count;
+  }
+  CHECK(count >= 3);
+}
+
+TEST_CASE("daemon: a taken HTTP port stops start-up with a clear error", "[daemon]") {
+  ps::server::HttpServer holder("127.0.0.1", 0, {});
+  auto result = ps::test::run_to_end(
+      {daemon_binary()}, {{"DATABASE_URL", "postgresql://postgres@/x?host=/nonexistent-socket-dir"},
+                          {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(holder.port())}});
+  CHECK(result.code == 1);
+  CHECK(result.output.find("cannot listen on 127.0.0.1:" + std::to_string(holder.port())) != std::string::npos);
+}

@@ -1,0 +1,79 @@
+#include <catch2/catch.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include "server/http_server.h"
+#include "tests/support/http_client.h"
+
+using ps::server::HttpResponse;
+using ps::server::HttpServer;
+using ps::test::http_get;
+using ps::test::http_raw;
+
+namespace {
+HttpServer make_server() {
+  ps::server::HttpRoutes routes;
+  routes["/hello"] = [] { return HttpResponse{200, "text/plain", "hi\n"}; };
+  routes["/boom"] = []() -> HttpResponse { throw std::runtime_error("kaput"); };
+  return HttpServer("127.0.0.1", 0, std::move(routes));
+}
+}  // namespace
+
+TEST_CASE("http server: routes, 404, query strings, HEAD and 405", "[http]") {
+  auto server = make_server();
+  auto ok = http_get("127.0.0.1", server.port(), "/hello?x=1");
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "hi\n");
+  CHECK(http_get("127.0.0.1", server.port(), "/nope").status == 404);
+  auto head = ps::test::http_request("HEAD", "127.0.0.1", server.port(), "/hello");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(ps::test::http_request("POST", "127.0.0.1", server.port(), "/hello").status == 405);
+}
+
+TEST_CASE("http server: a throwing handler is a 500, not a crash", "[http]") {
+  auto server = make_server();
+  CHECK(http_get("127.0.0.1", server.port(), "/boom").status == 500);
+  CHECK(http_get("127.0.0.1", server.port(), "/hello").status == 200);
+}
+
+TEST_CASE("http server: malformed requests get 400", "[http]") {
+  auto server = make_server();
+  auto reply = http_raw("127.0.0.1", server.port(), "THIS IS NOT HTTP\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+  auto huge_header = http_raw("127.0.0.1", server.port(),
+                              "GET /hello HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  CHECK(huge_header.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(http_get("127.0.0.1", server.port(), "/hello").status == 200);
+}
+
+TEST_CASE("http server: a slow client does not block other requests", "[http]") {
+  auto server = make_server();
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket slow(io);
+  slow.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server.port())});
+  asio::write(slow, asio::buffer(std::string("GET /hello HTTP/1.1\r\nHost: x\r\n")));  // never finished
+  CHECK(http_get("127.0.0.1", server.port(), "/hello").status == 200);
+}
+
+TEST_CASE("http server: keep-alive serves several requests on one connection", "[http]") {
+  auto server = make_server();
+  auto reply = http_raw("127.0.0.1", server.port(),
+                        "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto first = reply.find("HTTP/1.1 200");
+  REQUIRE(first != std::string::npos);
+  CHECK(reply.find("HTTP/1.1 200", first + 1) != std::string::npos);
+}
+
+TEST_CASE("http server: a taken address is a clear error", "[http]") {
+  auto server = make_server();
+  try {
+    HttpServer second("127.0.0.1", server.port(), {});
+    FAIL("second bind succeeded");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(server.port())) !=
+          std::string::npos);
+  }
+}
