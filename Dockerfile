@@ -4,7 +4,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libboost-dev libssl-dev librdkafka-dev libpqxx-dev \
-      libspdlog-dev catch2 nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev \
+      libspdlog-dev catch2 nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

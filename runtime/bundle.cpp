@@ -1,0 +1,79 @@
+#include "runtime/bundle.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "runtime/tar_gz.h"
+
+namespace ps::runtime {
+
+namespace {
+
+// Bundles are small; anything larger than this is a mistake, not an app.
+constexpr std::size_t kMaxBundleBytes = 64 * 1024 * 1024;
+
+std::map<std::string, std::string> read_folder(const std::filesystem::path& root) {
+  std::map<std::string, std::string> files;
+  std::size_t total = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    auto relative = std::filesystem::relative(entry.path(), root).generic_string();
+    if (relative.rfind("node_modules/", 0) == 0 || relative.rfind(".git/", 0) == 0) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    total += entry.file_size();
+    if (total > kMaxBundleBytes) {
+      throw BundleError(root.string() + ": bundle is larger than " + std::to_string(kMaxBundleBytes) + " bytes");
+    }
+    files[relative] = text.str();
+  }
+  return files;
+}
+
+// Archives often wrap everything in one top folder (app/plugin.json): drop it.
+void strip_single_top_folder(std::map<std::string, std::string>& files) {
+  if (files.count("plugin.json")) return;
+  std::string top;
+  for (const auto& [path, _] : files) {
+    auto slash = path.find('/');
+    if (slash == std::string::npos) return;
+    auto first = path.substr(0, slash + 1);
+    if (top.empty()) top = first;
+    if (first != top) return;
+  }
+  std::map<std::string, std::string> stripped;
+  for (auto& [path, contents] : files) stripped[path.substr(top.size())] = std::move(contents);
+  files = std::move(stripped);
+}
+
+}  // namespace
+
+Bundle load_bundle(const std::filesystem::path& path) {
+  Bundle bundle;
+  bundle.source = path.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    bundle.files = read_folder(path);
+  } else if (std::filesystem::is_regular_file(path, ec)) {
+    try {
+      bundle.files = read_tar_gz(path, kMaxBundleBytes);
+    } catch (const std::runtime_error& e) {
+      throw BundleError(e.what());
+    }
+    strip_single_top_folder(bundle.files);
+  } else {
+    throw BundleError(bundle.source + ": no such folder or .tar.gz file");
+  }
+  auto manifest = bundle.files.find("plugin.json");
+  if (manifest == bundle.files.end()) throw BundleError(bundle.source + ": plugin.json is missing");
+  bundle.manifest = parse_manifest(manifest->second, bundle.source + "/plugin.json");
+  auto main = std::filesystem::path(bundle.manifest.main).lexically_normal().generic_string();
+  if (!bundle.files.count(main)) {
+    throw BundleError(bundle.source + ": the main file \"" + bundle.manifest.main + "\" is missing");
+  }
+  bundle.manifest.main = main;
+  return bundle;
+}
+
+}  // namespace ps::runtime

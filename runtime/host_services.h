@@ -1,0 +1,82 @@
+#pragma once
+// What app code reaches outside its isolate, as interfaces the runtime calls
+// and other parts implement: HTTP (fetch), durable storage, and the job queue.
+// Every operation is asynchronous: `done` may be called on any thread, exactly
+// once; the runtime carries the result back to the isolate's own thread.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace ps::runtime {
+
+using InstanceId = std::int64_t;
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct FetchRequest {
+  std::string url;
+  std::string method = "GET";
+  HeaderList headers;
+  std::string body;
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct FetchResponse {
+  int status = 0;
+  std::string status_text;
+  HeaderList headers;
+  std::string body;
+  std::string url;  // after redirects
+};
+
+// A failure is a message for a TypeError ("connection refused", "timed out").
+using FetchResult = std::variant<FetchResponse, std::string>;
+
+class HttpFetcher {
+ public:
+  virtual ~HttpFetcher() = default;
+  virtual void fetch(FetchRequest request, std::function<void(FetchResult)> done) = 0;
+};
+
+// Per-instance key/value storage of JSON text. An error is a message string.
+struct StorageResult {
+  std::optional<std::string> value;  // get: the JSON text, nullopt when absent
+  std::optional<std::string> error;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual void get(InstanceId instance, std::string key, std::function<void(StorageResult)> done) = 0;
+  virtual void set(InstanceId instance, std::string key, std::string json, std::function<void(StorageResult)> done) = 0;
+  virtual void del(InstanceId instance, std::string key, std::function<void(StorageResult)> done) = 0;
+};
+
+// A job an app asks to run: `run_at` is wall-clock time.
+struct JobRequest {
+  InstanceId instance = 0;
+  std::string name;
+  std::optional<std::string> payload_json;  // nullopt: the job takes no payload
+  std::chrono::system_clock::time_point run_at;
+};
+
+// The job queue, as the runtime sees it: "enqueue this job, tell me when it is
+// durable". `done` gets nullopt once it is committed, else the error message.
+class JobSink {
+ public:
+  virtual ~JobSink() = default;
+  virtual void enqueue(JobRequest job, std::function<void(std::optional<std::string> error)> done) = 0;
+};
+
+struct HostServices {
+  HttpFetcher* http = nullptr;
+  Storage* storage = nullptr;
+  JobSink* jobs = nullptr;  // null: meta.jobs rejects every run*()
+};
+
+}  // namespace ps::runtime

@@ -1,0 +1,223 @@
+// Runs once in every app's context, before the app's module. It installs the
+// globals apps may use (console, fetch, Headers, Response, URL,
+// URLSearchParams) and returns the runtime's internal helpers to C++. `host`
+// holds the native functions; it stays inside this closure, out of apps' reach.
+(function (host) {
+  'use strict';
+
+  // console: one line per call, tagged with the instance by the daemon's log.
+  function show(value) {
+    if (typeof value === 'string') return value;
+    if (value instanceof Error) return value.stack || String(value);
+    if (typeof value === 'function') return `[Function ${value.name || 'anonymous'}]`;
+    if (typeof value === 'bigint') return `${value}n`;
+    try {
+      const json = JSON.stringify(value);
+      return json === undefined ? String(value) : json;
+    } catch (e) {
+      return String(value);
+    }
+  }
+  const console = {};
+  for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+    console[level] = (...args) => host.log(level, args.map(show).join(' '));
+  }
+  Object.freeze(console);
+
+  class URLSearchParams {
+    #pairs = [];
+    constructor(init) {
+      if (typeof init === 'string') {
+        for (const part of init.replace(/^\?/, '').split('&')) {
+          if (!part) continue;
+          const eq = part.indexOf('=');
+          const decode = (s) => decodeURIComponent(s.replace(/\+/g, ' '));
+          this.#pairs.push(eq < 0 ? [decode(part), ''] : [decode(part.slice(0, eq)), decode(part.slice(eq + 1))]);
+        }
+      } else if (init && typeof init === 'object') {
+        const entries = typeof init[Symbol.iterator] === 'function' ? init : Object.entries(init);
+        for (const [k, v] of entries) this.#pairs.push([String(k), String(v)]);
+      }
+    }
+    get(name) { const p = this.#pairs.find(([k]) => k === name); return p ? p[1] : null; }
+    getAll(name) { return this.#pairs.filter(([k]) => k === name).map(([, v]) => v); }
+    has(name) { return this.#pairs.some(([k]) => k === name); }
+    append(name, value) { this.#pairs.push([String(name), String(value)]); }
+    set(name, value) { this.delete(name); this.append(name, value); }
+    delete(name) { this.#pairs = this.#pairs.filter(([k]) => k !== name); }
+    forEach(fn) { for (const [k, v] of this.#pairs) fn(v, k, this); }
+    entries() { return this.#pairs.map((p) => [...p])[Symbol.iterator](); }
+    keys() { return this.#pairs.map(([k]) => k)[Symbol.iterator](); }
+    values() { return this.#pairs.map(([, v]) => v)[Symbol.iterator](); }
+    [Symbol.iterator]() { return this.entries(); }
+    toString() {
+      const encode = (s) => encodeURIComponent(s).replace(/%20/g, '+');
+      return this.#pairs.map(([k, v]) => `${encode(k)}=${encode(v)}`).join('&');
+    }
+  }
+
+  // URL for absolute URLs with an authority (http, https and the like).
+  const URL_PATTERN = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(?:([^:@/?#]*)(?::([^@/?#]*))?@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)(\?[^#]*)?(#.*)?$/;
+  const DEFAULT_PORTS = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' };
+  class URL {
+    constructor(input, base) {
+      let text = String(input).trim();
+      if (base !== undefined && !URL_PATTERN.test(text)) {
+        const b = new URL(base);
+        if (text.startsWith('//')) text = b.protocol + text;
+        else if (text.startsWith('/')) text = b.origin + text;
+        else if (text.startsWith('?')) text = b.origin + b.pathname + text;
+        else if (text.startsWith('#')) text = b.origin + b.pathname + b.search + text;
+        else text = b.origin + b.pathname.replace(/[^/]*$/, '') + text;
+      }
+      const m = URL_PATTERN.exec(text);
+      if (!m || !m[4]) throw new TypeError(`Invalid URL: ${input}`);
+      this.protocol = m[1].toLowerCase() + ':';
+      this.username = m[2] || '';
+      this.password = m[3] || '';
+      this.hostname = m[4].toLowerCase();
+      this.port = m[5] && m[5] !== DEFAULT_PORTS[this.protocol] ? m[5] : '';
+      const segments = [];
+      for (const seg of (m[6] || '/').split('/').slice(1)) {
+        if (seg === '..') segments.pop();
+        else if (seg !== '.') segments.push(seg);
+      }
+      this.pathname = '/' + segments.join('/');
+      this.searchParams = new URLSearchParams(m[7] || '');
+      this.hash = m[8] && m[8] !== '#' ? m[8] : '';
+    }
+    get search() { const s = this.searchParams.toString(); return s ? `?${s}` : ''; }
+    get host() { return this.port ? `${this.hostname}:${this.port}` : this.hostname; }
+    get origin() { return `${this.protocol}//${this.host}`; }
+    get href() {
+      const auth = this.username ? `${this.username}${this.password ? ':' + this.password : ''}@` : '';
+      return `${this.protocol}//${auth}${this.host}${this.pathname}${this.search}${this.hash}`;
+    }
+    toString() { return this.href; }
+    toJSON() { return this.href; }
+  }
+
+  class Headers {
+    #map = new Map();
+    constructor(init) {
+      if (!init) return;
+      const entries = init instanceof Headers || Array.isArray(init) ? init : Object.entries(init);
+      for (const [k, v] of entries) this.append(k, v);
+    }
+    append(name, value) {
+      const key = String(name).toLowerCase();
+      const prev = this.#map.get(key);
+      this.#map.set(key, prev === undefined ? String(value) : `${prev}, ${value}`);
+    }
+    set(name, value) { this.#map.set(String(name).toLowerCase(), String(value)); }
+    get(name) { const v = this.#map.get(String(name).toLowerCase()); return v === undefined ? null : v; }
+    has(name) { return this.#map.has(String(name).toLowerCase()); }
+    delete(name) { this.#map.delete(String(name).toLowerCase()); }
+    forEach(fn) { for (const [k, v] of this.#map) fn(v, k, this); }
+    entries() { return this.#map.entries(); }
+    keys() { return this.#map.keys(); }
+    values() { return this.#map.values(); }
+    [Symbol.iterator]() { return this.#map.entries(); }
+  }
+
+  class Response {
+    #body;
+    constructor(raw) {
+      this.status = raw.status;
+      this.statusText = raw.statusText;
+      this.ok = raw.status >= 200 && raw.status < 300;
+      this.headers = new Headers(raw.headers);
+      this.url = raw.url;
+      this.#body = raw.body;
+    }
+    text() { return Promise.resolve(this.#body); }
+    json() { return Promise.resolve(this.#body).then((body) => JSON.parse(body)); }
+  }
+
+  function fetch(resource, options = {}) {
+    try {
+      const url = new URL(String(resource instanceof URL ? resource.href : resource));
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError(`fetch: only http and https URLs are supported, got ${url.protocol}`);
+      }
+      const method = String(options.method || 'GET').toUpperCase();
+      const headers = [...new Headers(options.headers)];
+      let body = options.body;
+      if (body !== undefined && body !== null && typeof body !== 'string') {
+        if (body instanceof URLSearchParams) body = body.toString();
+        else throw new TypeError('fetch: body must be a string or URLSearchParams');
+      }
+      const timeout = options.timeout === undefined ? 0 : Number(options.timeout);
+      if (!Number.isFinite(timeout) || timeout < 0) throw new TypeError('fetch: timeout must be a non-negative number of milliseconds');
+      return host.fetch(url.href, method, headers, body == null ? undefined : body, timeout).then((raw) => new Response(raw));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  const globals = { console, fetch, Headers, Response, URL, URLSearchParams };
+  for (const [name, value] of Object.entries(globals)) {
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  function makeStorage() {
+    return Object.freeze({
+      get(key, defaultValue) {
+        return host.storageGet(String(key)).then((json) => (json === undefined ? defaultValue : JSON.parse(json)));
+      },
+      set(key, value) {
+        let json;
+        try {
+          json = JSON.stringify(value);
+        } catch (e) {
+          return Promise.reject(new TypeError(`storage.set: the value is not JSON-serialisable: ${e.message}`));
+        }
+        if (json === undefined) {
+          return Promise.reject(new TypeError('storage.set: the value is not JSON-serialisable'));
+        }
+        return host.storageSet(String(key), json);
+      },
+      del(key) {
+        return host.storageDel(String(key));
+      },
+    });
+  }
+
+  function makeMeta(configJSON, attachmentsJSON, jobs) {
+    return {
+      config: JSON.parse(configJSON),
+      attachments: JSON.parse(attachmentsJSON),
+      global: {},
+      storage: makeStorage(),
+      jobs,
+    };
+  }
+
+  function describe(value) {
+    return Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value;
+  }
+
+  // processEvent with the rules every app relies on: null/undefined drops the
+  // event, team_id may not change, success is recorded in the event.
+  function processEvent(fn, text, meta, label) {
+    const event = JSON.parse(text);
+    const teamId = event.team_id;
+    const finish = (result) => {
+      if (result === null || result === undefined) return null;
+      if (typeof result !== 'object' || Array.isArray(result)) {
+        throw new TypeError(`processEvent must return an event object, null or undefined, not ${describe(result)}`);
+      }
+      if (result.team_id !== teamId) {
+        throw new Error(`processEvent may not change team_id (from ${show(teamId)} to ${show(result.team_id)})`);
+      }
+      if (!result.properties || typeof result.properties !== 'object') result.properties = {};
+      const done = result.properties.$plugins_succeeded;
+      result.properties.$plugins_succeeded = [...(Array.isArray(done) ? done : []), label];
+      return JSON.stringify(result);
+    };
+    const out = fn(event, meta);
+    return out && typeof out.then === 'function' ? Promise.resolve(out).then(finish) : finish(out);
+  }
+
+  return { makeMeta, processEvent, show };
+})

@@ -1,0 +1,93 @@
+#pragma once
+// One V8 isolate running one app instance's module: the app's exports, its
+// `meta`, and calls into its hooks under the CPU, wall-clock and memory
+// limits. A Sandbox is created, used and destroyed on one executor thread;
+// every callback it makes runs on that thread. V8 stays out of this header.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/bundle.h"
+#include "runtime/host_services.h"
+#include "runtime/limits.h"
+
+namespace ps::runtime {
+
+class Executor;
+class Watchdog;
+
+// The app's module threw while loading (a syntax or import error is a BundleError).
+class AppError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SandboxOptions {
+  std::shared_ptr<const Bundle> bundle;
+  std::string label;  // "name (instance id)": in logs and $plugins_succeeded/failed
+  InstanceId instance_id = 0;
+  std::string config_json = "{}";
+  std::string attachments_json = "{}";
+  Limits limits;
+  HostServices host;
+  Watchdog* watchdog = nullptr;
+  Executor* executor = nullptr;
+  int thread = 0;  // the executor thread this sandbox lives on
+  std::function<void(const std::string& level, const std::string& text)> log;
+};
+
+// What an app's module exports, as the daemon uses it.
+struct Exports {
+  std::vector<std::string> methods;          // exported hook functions, in a fixed order
+  std::vector<std::string> jobs;             // names in the exported `jobs` object
+  std::vector<std::string> scheduled_tasks;  // runEveryMinute/Hour/Day among the methods
+  bool has(const std::string& method) const;
+};
+
+enum class Failure { None, Error, CpuLimit, WallLimit, HeapLimit, Unavailable };
+
+struct CallOutcome {
+  Failure failure = Failure::None;
+  // The call's string result (processEvent: the event's JSON; null dropped it).
+  std::optional<std::string> value;
+  std::string error;  // set when failure != None
+
+  bool ok() const { return failure == Failure::None; }
+};
+
+using CallDone = std::function<void(CallOutcome)>;
+
+class Sandbox : public std::enable_shared_from_this<Sandbox> {
+ public:
+  // Creates the isolate, installs the globals and evaluates the bundle's main
+  // module. Throws BundleError (syntax or import error) or AppError (the
+  // module threw).
+  static std::shared_ptr<Sandbox> create(SandboxOptions options);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  const Exports& exports() const;
+
+  // Calls exported hook `method` with JSON arguments followed by meta.
+  void call(const std::string& method, const std::vector<std::string>& args_json, CallDone done);
+  // processEvent with the event rules; the outcome's value is the new event
+  // JSON, or nullopt when the app dropped it.
+  void process_event(const std::string& event_json, CallDone done);
+
+  // True once the isolate hit a limit that leaves it unusable (heap): the
+  // owner must replace it. Calls still in flight have been failed.
+  bool broken() const;
+  std::size_t heap_used_bytes() const;
+  std::size_t pending_calls() const;
+
+ private:
+  struct Impl;
+  explicit Sandbox(SandboxOptions options);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ps::runtime
