@@ -38,6 +38,8 @@ struct RuntimeConfig {
   int threads = 0;  // 0 = one per core
   int task_timeout_ms = 30000;
   int heap_limit_mb = 128;
+  int fetch_timeout_ms = 10000;
+  int fetch_max_response_mb = 16;
 };
 
 struct JobsConfig {

@@ -23,7 +23,7 @@ struct FetchRequest {
   std::string method = "GET";
   HeaderList headers;
   std::string body;
-  std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds timeout{0};  // 0: the fetcher's default
 };
 
 struct FetchResponse {

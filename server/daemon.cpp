@@ -1,10 +1,15 @@
 #include "server/daemon.h"
 
+#include <atomic>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "db/pool.h"
 #include "metrics/process_metrics.h"
 #include "metrics/registry.h"
+#include "runtime/app_runtime.h"
 #include "server/http_server.h"
 #include "server/postgres_monitor.h"
 #include "server/readiness.h"
@@ -17,33 +22,89 @@ struct Daemon::Parts {
   Readiness readiness;
   std::unique_ptr<db::Pool> pool;
   std::unique_ptr<PostgresMonitor> postgres_monitor;
+  std::unique_ptr<runtime::AppRuntime> runtime;
+  std::atomic<bool> apps_loaded{false};
+  std::atomic<bool> stopping{false};
+  std::thread app_loader;
   std::unique_ptr<HttpServer> http;
 };
+
+namespace {
+
+HttpResponse json_response(int status, const nlohmann::json& body) {
+  return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
+nlohmann::json apps_status(runtime::AppRegistry& registry) {
+  auto list = nlohmann::json::array();
+  for (const auto& s : registry.status()) {
+    list.push_back({{"app", s.app}, {"path", s.path}, {"team_id", s.team_id}, {"instance_id", s.id},
+                    {"state", s.state}, {"error", s.error}});
+  }
+  return list;
+}
+
+}  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
 
 Daemon::~Daemon() { stop(); }
 
+HttpRoutes Daemon::routes() {
+  auto& p = *parts_;
+  HttpRoutes routes;
+  routes.insert(get_route("/_health", [] { return HttpResponse{200, "application/json", "{\"status\":\"ok\"}"}; }));
+  routes.insert(get_route("/_ready", [&p] {
+    auto report = p.readiness.report();
+    return HttpResponse{report.ready ? 200 : 503, "application/json", report.json};
+  }));
+  routes.insert(get_route("/metrics", [&p] {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", p.metrics.render()};
+  }));
+  routes.insert(get_route("/apps", [&p] { return json_response(200, apps_status(p.runtime->registry())); }));
+  // Runs one event through its team's apps and answers with the result,
+  // without producing it anywhere: for trying apps out.
+  routes[{"POST", "/admin/process-event"}] = [&p](const HttpRequest& req, HttpResponder respond) {
+    if (!p.apps_loaded) return respond(json_response(503, {{"error", "apps are not loaded yet"}}));
+    auto event = nlohmann::json::parse(req.body, nullptr, false);
+    if (!event.is_object() || !event.contains("team_id") || !event["team_id"].is_number_integer()) {
+      return respond(json_response(400, {{"error", "the body must be a JSON event object with an integer team_id"}}));
+    }
+    p.runtime->chain().process(event["team_id"].get<long long>(), req.body, [respond](runtime::ChainResult r) {
+      nlohmann::json out = {{"event", r.event ? nlohmann::json::parse(*r.event) : nlohmann::json()},
+                            {"dropped_by", r.dropped_by},
+                            {"failed", r.failed}};
+      respond(json_response(200, out));
+    });
+  };
+  return routes;
+}
+
 void Daemon::start() {
   parts_ = std::make_unique<Parts>();
   auto& p = *parts_;
   metrics::add_process_metrics(p.metrics);
-
-  HttpRoutes routes;
-  routes["/_health"] = [] { return HttpResponse{200, "application/json", "{\"status\":\"ok\"}"}; };
-  routes["/_ready"] = [&p] {
-    auto report = p.readiness.report();
-    return HttpResponse{report.ready ? 200 : 503, "application/json", report.json};
-  };
-  routes["/metrics"] = [&p] {
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", p.metrics.render()};
-  };
-  p.http = std::make_unique<HttpServer>(config_.http.host, config_.http.port, std::move(routes));
-  spdlog::info("http: serving /_health, /_ready and /metrics on {}:{}", config_.http.host, p.http->port());
+  p.readiness.set("apps", false, "waiting for migrations");
 
   p.pool = std::make_unique<db::Pool>(config_.database.url, config_.database.pool_size,
                                       std::chrono::milliseconds(config_.database.connect_timeout_ms));
+  p.runtime = std::make_unique<runtime::AppRuntime>(runtime::runtime_options(config_), p.pool.get(), p.metrics);
+  p.http = std::make_unique<HttpServer>(config_.http.host, config_.http.port, routes());
+  spdlog::info("http: serving on {}:{}", config_.http.host, p.http->port());
   p.postgres_monitor = std::make_unique<PostgresMonitor>(*p.pool, p.readiness, p.metrics);
+
+  // Instances need their ids from Postgres: load them once the schema is there.
+  p.app_loader = std::thread([this, &p] {
+    while (!p.postgres_monitor->migrated()) {
+      if (p.stopping) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    p.runtime->load(config_.apps);
+    p.apps_loaded = true;
+    int ready = 0, other = 0;
+    for (const auto& s : p.runtime->registry().status()) (s.state == "ready" ? ready : other)++;
+    p.readiness.set("apps", true, std::to_string(ready) + " ready, " + std::to_string(other) + " not running");
+  });
 
   spdlog::warn("ingestion is not built yet: kafka.brokers = \"{}\" is not used", config_.kafka.brokers);
   spdlog::info("plugin-server started");
@@ -55,9 +116,15 @@ void Daemon::stop() {
   auto& p = *parts_;
   // Tell load balancers first, while the HTTP endpoint still answers.
   p.readiness.set("shutdown", false, "shutting down");
+  p.stopping = true;
+  // start() may have failed part-way: stop what did start.
+  if (p.app_loader.joinable()) p.app_loader.join();
+  if (p.runtime) p.runtime->stop();
+  // HTTP handlers use the runtime: close HTTP before the runtime goes.
+  p.http.reset();
+  p.runtime.reset();
   p.postgres_monitor.reset();
   p.pool.reset();
-  p.http.reset();
   parts_.reset();
   spdlog::info("plugin-server stopped");
 }

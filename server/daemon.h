@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "server/http_server.h"
 
 namespace ps::server {
 
@@ -24,6 +25,7 @@ class Daemon {
 
  private:
   struct Parts;
+  HttpRoutes routes();
   config::Config config_;
   std::unique_ptr<Parts> parts_;
 };

@@ -61,26 +61,40 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const auto& req = parser_->get();
     const bool head = req.method() == http::verb::head;
-    if (req.method() != http::verb::get && !head) {
-      respond(http::status::method_not_allowed, "text/plain; charset=utf-8", "only GET and HEAD are served\n",
-              req.keep_alive(), false);
-      return;
-    }
+    const bool keep_alive = req.keep_alive();
+    HttpRequest request;
+    request.method = head ? "GET" : std::string(req.method_string());
     std::string target(req.target());
-    target = target.substr(0, target.find('?'));
-    auto route = routes_.find(target);
+    auto question = target.find('?');
+    request.path = target.substr(0, question);
+    if (question != std::string::npos) request.query = target.substr(question + 1);
+    request.body = req.body();
+    auto route = routes_.find({request.method, request.path});
     if (route == routes_.end()) {
-      respond(http::status::not_found, "text/plain; charset=utf-8", "not found\n", req.keep_alive(), head);
+      bool other_method = false;
+      for (const auto& [key, _] : routes_) other_method = other_method || key.second == request.path;
+      if (other_method) {
+        respond(http::status::method_not_allowed, "text/plain; charset=utf-8", "method not allowed\n", keep_alive,
+                head);
+      } else {
+        respond(http::status::not_found, "text/plain; charset=utf-8", "not found\n", keep_alive, head);
+      }
       return;
     }
-    HttpResponse out;
+    // The handler may answer later and from another thread: hop back onto
+    // this connection's strand to write.
+    auto self = shared_from_this();
+    auto responder = [self, keep_alive, head](HttpResponse out) {
+      asio::post(self->stream_.get_executor(), [self, keep_alive, head, out = std::move(out)]() mutable {
+        self->respond(static_cast<http::status>(out.status), out.content_type, std::move(out.body), keep_alive, head);
+      });
+    };
     try {
-      out = route->second();
+      route->second(request, responder);
     } catch (const std::exception& e) {
-      spdlog::error("http: handler for {} failed: {}", target, e.what());
-      out = {500, "text/plain; charset=utf-8", "internal error\n"};
+      spdlog::error("http: handler for {} {} failed: {}", request.method, request.path, e.what());
+      respond(http::status::internal_server_error, "text/plain; charset=utf-8", "internal error\n", keep_alive, head);
     }
-    respond(static_cast<http::status>(out.status), out.content_type, std::move(out.body), req.keep_alive(), head);
   }
 
   void respond(http::status status, const std::string& type, std::string body, bool keep_alive, bool head) {

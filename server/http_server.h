@@ -1,7 +1,8 @@
 #pragma once
-// The operator's HTTP endpoint: a small GET-only server on its own thread.
-// Handlers must answer from memory (they run on the server's I/O thread);
-// parts that need slow checks keep their state fresh in the background.
+// The operator's HTTP endpoint: a small server on its own I/O thread.
+// Handlers run on that thread, so they must not block: they answer from
+// memory, or start work elsewhere and call `respond` when it is done (from
+// any thread).
 
 #include <functional>
 #include <map>
@@ -16,8 +17,25 @@ struct HttpResponse {
   std::string body;
 };
 
-using HttpHandler = std::function<HttpResponse()>;
-using HttpRoutes = std::map<std::string, HttpHandler>;
+struct HttpRequest {
+  std::string method;  // GET, POST, ...
+  std::string path;    // without the query
+  std::string query;   // after '?', or empty
+  std::string body;
+};
+
+using HttpResponder = std::function<void(HttpResponse)>;
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond)>;
+// Keyed by {method, path}. HEAD is served by the GET route.
+using HttpRoutes = std::map<std::pair<std::string, std::string>, HttpHandler>;
+
+// A GET route whose answer is ready at once.
+inline std::pair<std::pair<std::string, std::string>, HttpHandler> get_route(std::string path,
+                                                                            std::function<HttpResponse()> answer) {
+  return {{"GET", std::move(path)}, [answer = std::move(answer)](const HttpRequest&, HttpResponder respond) {
+            respond(answer());
+          }};
+}
 
 class HttpServer {
  public:

@@ -3,12 +3,11 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -16,7 +15,10 @@
 #include "config/database_url.h"
 #include "db/migrations.h"
 #include "db/pool.h"
-#include "runtime/manifest.h"
+#include "runtime/app_runtime.h"
+#include "runtime/bundle.h"
+#include "runtime/engine.h"
+#include "runtime/inspect_app.h"
 #include "server/daemon.h"
 #include "server/logging.h"
 
@@ -26,16 +28,29 @@ constexpr int kExitConfig = 2;
 
 // Whether `key` of an app's config is declared secret by the app's plugin.json.
 bool app_field_is_secret(const ps::config::AppConfig& app, const std::string& key) {
-  std::ifstream file(std::filesystem::path(app.path) / "plugin.json");
-  if (!file) return false;
-  std::stringstream text;
-  text << file.rdbuf();
   try {
-    auto manifest = ps::runtime::parse_manifest(text.str(), app.path + "/plugin.json");
-    auto* field = manifest.field(key);
+    auto* field = ps::runtime::load_bundle(app.path).manifest.field(key);
     return field && field->secret;
   } catch (const ps::runtime::BundleError&) {
     return false;
+  }
+}
+
+int run_check_app(const std::string& path, const ps::config::Config& config) {
+  ps::runtime::Engine engine;
+  try {
+    auto report = ps::runtime::inspect_app(path, ps::runtime::runtime_options(config).limits);
+    nlohmann::json out = {{"name", report.name},
+                          {"description", report.description},
+                          {"capabilities",
+                           {{"methods", report.exports.methods},
+                            {"jobs", report.exports.jobs},
+                            {"scheduled_tasks", report.exports.scheduled_tasks}}}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "plugin-server check-app: " << e.what() << "\n";
+    return 1;
   }
 }
 
@@ -48,6 +63,7 @@ int run_daemon(const ps::config::Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  ps::runtime::Engine engine;
   ps::server::Daemon daemon(config);
   try {
     daemon.start();
@@ -94,6 +110,9 @@ int main(int argc, char** argv) {
   auto* run = cli.add_subcommand("run", "Run the daemon (the default)");
   auto* migrate = cli.add_subcommand("migrate", "Apply the database schema, then exit");
   auto* print_config = cli.add_subcommand("print-config", "Print the effective config, secrets redacted");
+  auto* check_app = cli.add_subcommand("check-app", "Validate an app bundle and print its capabilities");
+  std::string app_path;
+  check_app->add_option("path", app_path, "App folder or .tar.gz")->required();
   cli.require_subcommand(0, 1);
   CLI11_PARSE(cli, argc, argv);
 
@@ -113,6 +132,7 @@ int main(int argc, char** argv) {
     std::cout << ps::config::render_toml(config, app_field_is_secret);
     return 0;
   }
+  if (*check_app) return run_check_app(app_path, config);
   ps::server::configure_logging(config.log);
   if (*migrate) return run_migrate(config);
   (void)run;

@@ -4,6 +4,7 @@
 // readiness and metrics. A Postgres outage never stops the daemon; it only
 // makes it not ready until Postgres is back.
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -28,6 +29,9 @@ class PostgresMonitor {
   PostgresMonitor(const PostgresMonitor&) = delete;
   PostgresMonitor& operator=(const PostgresMonitor&) = delete;
 
+  // True once this daemon's schema migrations have been applied.
+  bool migrated() const { return migrated_.load(); }
+
  private:
   void loop();
   void check();
@@ -35,7 +39,7 @@ class PostgresMonitor {
   db::Pool& pool_;
   Readiness& readiness_;
   metrics::Gauge& up_;
-  bool migrated_ = false;
+  std::atomic<bool> migrated_{false};
   // Log changes of state, not every failed check.
   bool last_up_ = true;
   std::string last_migration_error_;

@@ -3,6 +3,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include <thread>
+
 #include "server/http_server.h"
 #include "tests/support/http_client.h"
 
@@ -14,8 +16,15 @@ using ps::test::http_raw;
 namespace {
 HttpServer make_server() {
   ps::server::HttpRoutes routes;
-  routes["/hello"] = [] { return HttpResponse{200, "text/plain", "hi\n"}; };
-  routes["/boom"] = []() -> HttpResponse { throw std::runtime_error("kaput"); };
+  routes.insert(ps::server::get_route("/hello", [] { return HttpResponse{200, "text/plain", "hi\n"}; }));
+  routes.insert(ps::server::get_route("/boom", []() -> HttpResponse { throw std::runtime_error("kaput"); }));
+  // Answers from another thread, later, with the request body echoed.
+  routes[{"POST", "/echo"}] = [](const ps::server::HttpRequest& req, ps::server::HttpResponder respond) {
+    std::thread([body = req.body, query = req.query, respond] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      respond(HttpResponse{201, "text/plain", query + ":" + body});
+    }).detach();
+  };
   return HttpServer("127.0.0.1", 0, std::move(routes));
 }
 }  // namespace
@@ -76,4 +85,13 @@ TEST_CASE("http server: a taken address is a clear error", "[http]") {
     CHECK(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(server.port())) !=
           std::string::npos);
   }
+}
+
+TEST_CASE("http server: a handler may answer later from another thread", "[http]") {
+  auto server = make_server();
+  auto reply = http_raw("127.0.0.1", server.port(),
+                        "POST /echo?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  CHECK(reply.rfind("HTTP/1.1 201", 0) == 0);
+  CHECK(reply.find("x=1:hello") != std::string::npos);
+  CHECK(ps::test::http_request("GET", "127.0.0.1", server.port(), "/echo").status == 405);
 }

@@ -1,0 +1,227 @@
+#include "runtime/app_instance.h"
+
+#include <spdlog/spdlog.h>
+
+#include "metrics/registry.h"
+#include "runtime/executor.h"
+
+namespace ps::runtime {
+
+namespace {
+// Reading heap statistics costs about as much as a small call: sample it.
+constexpr int kHeapSampleEvery = 64;
+}  // namespace
+
+struct AppInstance::MethodMetrics {
+  metrics::Counter* calls;
+  metrics::Counter* errors;
+  metrics::Counter* timeouts;
+  metrics::Histogram* duration;
+};
+
+AppInstance::AppInstance(InstanceSettings settings, InstanceEnvironment& env)
+    : settings_(std::move(settings)),
+      env_(env),
+      label_(settings_.bundle->manifest.name + " (" + std::to_string(settings_.id) + ")"),
+      thread_(env.executor->next_index()) {
+  heap_gauge_ = &env_.metrics->gauge("plugin_server_app_heap_used_bytes", "V8 heap in use by an app instance.",
+                                     {{"app", name()}, {"team", std::to_string(team_id())}});
+}
+
+AppInstance::~AppInstance() = default;
+
+std::string AppInstance::disabled_reason() const {
+  std::lock_guard lock(reason_mutex_);
+  return disabled_reason_;
+}
+
+AppInstance::MethodMetrics& AppInstance::metrics_for(const std::string& method) {
+  auto& slot = method_metrics_[method];
+  if (!slot) {
+    auto& r = *env_.metrics;
+    metrics::Labels labels = {{"app", name()}, {"method", method}};
+    slot = std::make_unique<MethodMetrics>(MethodMetrics{
+        &r.counter("plugin_server_app_calls_total", "Calls into app methods.", labels),
+        &r.counter("plugin_server_app_errors_total", "App calls that threw or broke a limit.", labels),
+        &r.counter("plugin_server_app_timeouts_total", "App calls stopped by the CPU or wall-clock limit.", labels),
+        &r.histogram("plugin_server_app_call_duration_seconds", "Time from calling an app method to its result.",
+                     metrics::duration_buckets(), labels)});
+  }
+  return *slot;
+}
+
+void AppInstance::log(const std::string& level, const std::string& text) {
+  auto& counter = console_counters_[level];
+  if (!counter) {
+    counter = &env_.metrics->counter("plugin_server_app_console_messages_total", "console.* calls by apps, by level.",
+                                     {{"app", name()}, {"level", level}});
+  }
+  counter->inc();
+  auto spd_level = level == "error" ? spdlog::level::err
+                   : level == "warn" ? spdlog::level::warn
+                   : level == "debug" ? spdlog::level::debug
+                                      : spdlog::level::info;
+  spdlog::log(spd_level, "[app {} team {}] {}", label_, team_id(), text);
+}
+
+void AppInstance::start(std::function<void(std::optional<std::string>)> ready) {
+  env_.executor->post(thread_, [self = shared_from_this(), ready = std::move(ready)]() mutable {
+    self->create_sandbox(1, std::move(ready));
+  });
+}
+
+void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<std::string>)> ready) {
+  SandboxOptions options;
+  options.bundle = settings_.bundle;
+  options.label = label_;
+  options.instance_id = settings_.id;
+  options.config_json = settings_.config_json;
+  options.attachments_json = settings_.attachments_json;
+  options.limits = env_.limits;
+  options.host = env_.host;
+  options.watchdog = env_.watchdog;
+  options.executor = env_.executor;
+  options.thread = thread_;
+  std::weak_ptr<AppInstance> weak = weak_from_this();
+  // The sandbox may outlive no instance: it logs through a weak reference.
+  options.log = [weak](const std::string& level, const std::string& text) {
+    if (auto self = weak.lock()) self->log(level, text);
+  };
+  try {
+    sandbox_ = Sandbox::create(std::move(options));
+  } catch (const BundleError& e) {
+    // A broken bundle does not get better by retrying.
+    disable(e.what());
+    ready(std::string(e.what()));
+    return;
+  } catch (const std::exception& e) {
+    retry_or_disable(attempt, e.what(), std::move(ready));
+    return;
+  }
+  exports_ = sandbox_->exports();
+  run_setup(attempt, std::move(ready));
+}
+
+void AppInstance::run_setup(int attempt, std::function<void(std::optional<std::string>)> ready) {
+  if (!exports_.has("setupPlugin")) {
+    state_ = InstanceState::Ready;
+    ready(std::nullopt);
+    return;
+  }
+  sandbox_->call("setupPlugin", {},
+                 observed("setupPlugin", [self = shared_from_this(), attempt, ready](CallOutcome outcome) mutable {
+                   if (outcome.ok()) {
+                     self->state_ = InstanceState::Ready;
+                     ready(std::nullopt);
+                   } else {
+                     self->retry_or_disable(attempt, "setupPlugin failed: " + outcome.error, std::move(ready));
+                   }
+                 }));
+}
+
+void AppInstance::retry_or_disable(int attempt, const std::string& error,
+                                   std::function<void(std::optional<std::string>)> ready) {
+  if (attempt >= env_.setup_attempts) {
+    disable(error + " (after " + std::to_string(attempt) + " attempts)");
+    ready(disabled_reason());
+    return;
+  }
+  auto delay = env_.setup_backoff * (1 << (attempt - 1));
+  spdlog::warn("[app {} team {}] {}; retrying in {} ms", label_, team_id(), error, delay.count());
+  // Start the next attempt from a fresh isolate, outside the failed call's stack.
+  env_.executor->post_after(delay, thread_, [self = shared_from_this(), attempt, ready = std::move(ready)]() mutable {
+    self->sandbox_.reset();
+    self->create_sandbox(attempt + 1, std::move(ready));
+  });
+}
+
+void AppInstance::disable(const std::string& reason) {
+  {
+    std::lock_guard lock(reason_mutex_);
+    disabled_reason_ = reason;
+  }
+  state_ = InstanceState::Disabled;
+  spdlog::error("[app {} team {}] disabled: {}", label_, team_id(), reason);
+  env_.executor->post(thread_, [self = shared_from_this()] { self->sandbox_.reset(); });
+}
+
+CallDone AppInstance::observed(const std::string& method, CallDone done) {
+  auto& m = metrics_for(method);
+  m.calls->inc();
+  auto started = std::chrono::steady_clock::now();
+  return [self = shared_from_this(), &m, started, done = std::move(done), method](CallOutcome outcome) {
+    m.duration->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!outcome.ok()) {
+      m.errors->inc();
+      if (outcome.failure == Failure::CpuLimit || outcome.failure == Failure::WallLimit) m.timeouts->inc();
+      spdlog::warn("[app {} team {}] {} failed: {}", self->label_, self->team_id(), method, outcome.error);
+    }
+    if (self->sandbox_ && self->sandbox_->broken()) {
+      self->replace_sandbox();
+    } else if (self->sandbox_ && ++self->calls_since_heap_sample_ >= kHeapSampleEvery) {
+      self->calls_since_heap_sample_ = 0;
+      self->heap_gauge_->set(static_cast<double>(self->sandbox_->heap_used_bytes()));
+    }
+    done(std::move(outcome));
+  };
+}
+
+void AppInstance::replace_sandbox() {
+  if (replacing_) return;
+  replacing_ = true;
+  state_ = InstanceState::Starting;
+  spdlog::error("[app {} team {}] its isolate broke a limit; replacing it", label_, team_id());
+  // Not from inside the sandbox's own call stack: on the next turn.
+  env_.executor->post(thread_, [self = shared_from_this()] {
+    self->sandbox_.reset();
+    self->create_sandbox(1, [self](std::optional<std::string> error) {
+      self->replacing_ = false;
+      if (!error) spdlog::info("[app {} team {}] isolate replaced", self->label_, self->team_id());
+    });
+  });
+}
+
+void AppInstance::call(const std::string& method, std::vector<std::string> args_json, CallDone done) {
+  env_.executor->post(thread_, [self = shared_from_this(), method, args = std::move(args_json),
+                                done = std::move(done)]() mutable {
+    if (self->state_ != InstanceState::Ready || !self->sandbox_) {
+      done({Failure::Unavailable, std::nullopt, self->label_ + " is not running" +
+                                                    (self->state_ == InstanceState::Disabled
+                                                         ? " (disabled: " + self->disabled_reason() + ")"
+                                                         : "")});
+      return;
+    }
+    self->sandbox_->call(method, args, self->observed(method, std::move(done)));
+  });
+}
+
+void AppInstance::process_event(std::string event_json, CallDone done) {
+  env_.executor->post(thread_, [self = shared_from_this(), event = std::move(event_json),
+                                done = std::move(done)]() mutable {
+    if (self->state_ != InstanceState::Ready || !self->sandbox_) {
+      done({Failure::Unavailable, std::nullopt, self->label_ + " is not running"});
+      return;
+    }
+    self->sandbox_->process_event(event, self->observed("processEvent", std::move(done)));
+  });
+}
+
+void AppInstance::stop(std::function<void()> done) {
+  env_.executor->post(thread_, [self = shared_from_this(), done = std::move(done)]() mutable {
+    auto finish = [self, done = std::move(done)](CallOutcome) {
+      self->state_ = InstanceState::Stopped;
+      // Dispose on the next turn, outside teardownPlugin's own call stack.
+      self->env_.executor->post(self->thread_, [self, done] {
+        self->sandbox_.reset();
+        done();
+      });
+    };
+    if (self->state_ == InstanceState::Ready && self->sandbox_ && self->exports_.has("teardownPlugin")) {
+      self->sandbox_->call("teardownPlugin", {}, self->observed("teardownPlugin", std::move(finish)));
+    } else {
+      finish({});
+    }
+  });
+}
+
+}  // namespace ps::runtime

@@ -1,0 +1,107 @@
+#pragma once
+// An app installed for one team: its settings, its sandbox, and the rules
+// around it: setupPlugin before anything else (retried with backoff, then the
+// instance is disabled), every call on the instance's own thread, metrics per
+// call, and a fresh isolate when the old one broke its heap limit.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/limits.h"
+#include "runtime/sandbox.h"
+
+namespace ps::metrics {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace ps::metrics
+
+namespace ps::runtime {
+
+class Executor;
+class Watchdog;
+
+// What every instance shares: threads, watchdog, host services, limits, metrics.
+struct InstanceEnvironment {
+  Executor* executor = nullptr;
+  Watchdog* watchdog = nullptr;
+  HostServices host;
+  Limits limits;
+  metrics::Registry* metrics = nullptr;
+  int setup_attempts = 3;
+  std::chrono::milliseconds setup_backoff{1000};  // doubled after each failed attempt
+};
+
+struct InstanceSettings {
+  std::shared_ptr<const Bundle> bundle;
+  InstanceId id = 0;
+  long long team_id = 0;
+  int order = 0;
+  std::string config_json = "{}";
+  std::string attachments_json = "{}";
+};
+
+enum class InstanceState { Starting, Ready, Disabled, Stopped };
+
+class AppInstance : public std::enable_shared_from_this<AppInstance> {
+ public:
+  AppInstance(InstanceSettings settings, InstanceEnvironment& env);
+  ~AppInstance();
+
+  // Creates the sandbox and runs setupPlugin, on the instance's thread.
+  // `ready` gets nullopt when the instance is ready, else why it is disabled.
+  void start(std::function<void(std::optional<std::string> error)> ready);
+  // Calls an exported method with JSON arguments (meta is appended).
+  void call(const std::string& method, std::vector<std::string> args_json, CallDone done);
+  void process_event(std::string event_json, CallDone done);
+  // Runs teardownPlugin (if exported), then disposes of the isolate.
+  void stop(std::function<void()> done);
+
+  const std::string& name() const { return settings_.bundle->manifest.name; }
+  const std::string& label() const { return label_; }
+  const std::string& source() const { return settings_.bundle->source; }
+  InstanceId id() const { return settings_.id; }
+  long long team_id() const { return settings_.team_id; }
+  int order() const { return settings_.order; }
+  InstanceState state() const { return state_.load(); }
+  std::string disabled_reason() const;
+  // Valid once start() reported ready.
+  const Exports& exports() const { return exports_; }
+
+ private:
+  struct MethodMetrics;
+  MethodMetrics& metrics_for(const std::string& method);
+  void create_sandbox(int attempt, std::function<void(std::optional<std::string>)> ready);
+  void run_setup(int attempt, std::function<void(std::optional<std::string>)> ready);
+  void retry_or_disable(int attempt, const std::string& error, std::function<void(std::optional<std::string>)> ready);
+  void disable(const std::string& reason);
+  CallDone observed(const std::string& method, CallDone done);
+  void replace_sandbox();
+  void log(const std::string& level, const std::string& text);
+
+  InstanceSettings settings_;
+  InstanceEnvironment& env_;
+  std::string label_;
+  int thread_;
+  std::atomic<InstanceState> state_{InstanceState::Starting};
+  mutable std::mutex reason_mutex_;
+  std::string disabled_reason_;
+  Exports exports_;
+  // Touched only on the instance's thread:
+  std::shared_ptr<Sandbox> sandbox_;
+  bool replacing_ = false;
+  std::map<std::string, std::unique_ptr<MethodMetrics>> method_metrics_;
+  metrics::Gauge* heap_gauge_ = nullptr;
+  int calls_since_heap_sample_ = 0;
+  std::map<std::string, metrics::Counter*> console_counters_;
+};
+
+}  // namespace ps::runtime

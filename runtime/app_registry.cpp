@@ -1,0 +1,148 @@
+#include "runtime/app_registry.h"
+
+#include <algorithm>
+#include <future>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "db/pool.h"
+#include "runtime/app_config.h"
+
+namespace ps::runtime {
+
+namespace {
+const char* state_name(InstanceState s) {
+  switch (s) {
+    case InstanceState::Starting: return "starting";
+    case InstanceState::Ready: return "ready";
+    case InstanceState::Disabled: return "disabled";
+    case InstanceState::Stopped: return "stopped";
+  }
+  return "unknown";
+}
+}  // namespace
+
+AppRegistry::AppRegistry(InstanceEnvironment& env, db::Pool* pool) : env_(env), pool_(pool) {}
+
+AppRegistry::~AppRegistry() = default;
+
+InstanceId AppRegistry::instance_id(const std::string& app_name, long long team_id) {
+  if (!pool_) return next_local_id_++;
+  auto conn = pool_->acquire();
+  pqxx::work tx(*conn);
+  // The no-op update makes RETURNING give the existing row's id too.
+  auto row = tx.exec_params1(
+      "INSERT INTO app_instances (app_name, team_id) VALUES ($1, $2) "
+      "ON CONFLICT (app_name, team_id) DO UPDATE SET app_name = EXCLUDED.app_name RETURNING id",
+      app_name, team_id);
+  tx.commit();
+  return row[0].as<InstanceId>();
+}
+
+void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
+  std::vector<std::shared_ptr<AppInstance>> started;
+  std::vector<std::future<std::optional<std::string>>> ready;
+  std::map<std::string, std::shared_ptr<const Bundle>> bundles;
+  for (const auto& app : apps) {
+    std::shared_ptr<const Bundle> bundle;
+    try {
+      auto& cached = bundles[app.path];
+      if (!cached) cached = std::make_shared<Bundle>(load_bundle(app.path));
+      bundle = cached;
+    } catch (const std::exception& e) {
+      spdlog::error("app {}: cannot load: {}", app.path, e.what());
+      bundles.erase(app.path);
+      for (auto team : app.teams) failed_.push_back({"", app.path, team, 0, "failed", e.what()});
+      continue;
+    }
+    auto resolved = resolve_app_config(*bundle, app.config);
+    for (auto team : app.teams) {
+      if (!resolved.problems.empty()) {
+        std::string error;
+        for (const auto& p : resolved.problems) error += (error.empty() ? "" : "; ") + p;
+        spdlog::error("app {} for team {}: disabled: invalid config: {}", bundle->manifest.name, team, error);
+        failed_.push_back({bundle->manifest.name, app.path, team, 0, "disabled", "invalid config: " + error});
+        continue;
+      }
+      InstanceSettings settings;
+      settings.bundle = bundle;
+      settings.team_id = team;
+      settings.order = app.order;
+      settings.config_json = resolved.config.dump();
+      settings.attachments_json = resolved.attachments.dump();
+      try {
+        settings.id = instance_id(bundle->manifest.name, team);
+      } catch (const std::exception& e) {
+        spdlog::error("app {} for team {}: cannot register the instance: {}", bundle->manifest.name, team, e.what());
+        failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", e.what()});
+        continue;
+      }
+      auto instance = std::make_shared<AppInstance>(std::move(settings), env_);
+      auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+      ready.push_back(promise->get_future());
+      instance->start([promise](std::optional<std::string> error) { promise->set_value(std::move(error)); });
+      started.push_back(instance);
+    }
+  }
+  for (std::size_t i = 0; i < started.size(); ++i) {
+    auto error = ready[i].get();
+    if (!error) spdlog::info("app {} ready for team {}", started[i]->label(), started[i]->team_id());
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& instance : started) {
+    instances_.push_back(instance);
+    by_team_[instance->team_id()].push_back(instance);
+  }
+  for (auto& [team, list] : by_team_) {
+    std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+      return a->order() != b->order() ? a->order() < b->order() : a->id() < b->id();
+    });
+  }
+}
+
+std::vector<std::shared_ptr<AppInstance>> AppRegistry::for_team(long long team_id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<AppInstance>> out;
+  auto it = by_team_.find(team_id);
+  if (it == by_team_.end()) return out;
+  for (const auto& instance : it->second) {
+    if (instance->state() != InstanceState::Disabled) out.push_back(instance);
+  }
+  return out;
+}
+
+std::shared_ptr<AppInstance> AppRegistry::find(InstanceId id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& instance : instances_) {
+    if (instance->id() == id) return instance;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<AppInstance>> AppRegistry::all() const {
+  std::lock_guard lock(mutex_);
+  return instances_;
+}
+
+std::vector<InstanceStatus> AppRegistry::status() const {
+  std::lock_guard lock(mutex_);
+  auto out = failed_;
+  for (const auto& i : instances_) {
+    out.push_back({i->name(), i->source(), i->team_id(), i->id(), state_name(i->state()),
+                   i->disabled_reason()});
+  }
+  return out;
+}
+
+void AppRegistry::stop() {
+  std::vector<std::future<void>> stopped;
+  for (const auto& instance : all()) {
+    auto promise = std::make_shared<std::promise<void>>();
+    stopped.push_back(promise->get_future());
+    instance->stop([promise] { promise->set_value(); });
+  }
+  for (auto& f : stopped) f.wait();
+}
+
+}  // namespace ps::runtime

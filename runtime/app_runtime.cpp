@@ -1,0 +1,44 @@
+#include "runtime/app_runtime.h"
+
+#include "runtime/executor.h"
+#include "runtime/postgres_storage.h"
+#include "runtime/watchdog.h"
+
+namespace ps::runtime {
+
+RuntimeOptions runtime_options(const config::Config& config) {
+  RuntimeOptions o;
+  o.threads = config.runtime.threads;
+  o.limits.cpu = std::chrono::milliseconds(config.runtime.task_timeout_ms);
+  o.limits.wall = std::chrono::milliseconds(config.runtime.task_timeout_ms);
+  o.limits.heap_bytes = static_cast<std::size_t>(config.runtime.heap_limit_mb) << 20;
+  o.fetch.default_timeout = std::chrono::milliseconds(config.runtime.fetch_timeout_ms);
+  o.fetch.max_response_bytes = static_cast<std::size_t>(config.runtime.fetch_max_response_mb) << 20;
+  return o;
+}
+
+AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs)
+    : js_(std::make_unique<Executor>(options.threads, "js")),
+      blocking_(std::make_unique<Executor>(options.blocking_threads, "storage")),
+      watchdog_(std::make_unique<Watchdog>()),
+      fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
+  if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_);
+  env_.executor = js_.get();
+  env_.watchdog = watchdog_.get();
+  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs};
+  env_.limits = options.limits;
+  env_.metrics = &metrics;
+  env_.setup_attempts = options.setup_attempts;
+  env_.setup_backoff = options.setup_backoff;
+  registry_ = std::make_unique<AppRegistry>(env_, pool);
+  chain_ = std::make_unique<EventChain>(*registry_);
+}
+
+AppRuntime::~AppRuntime() {
+  // Instances hold sandboxes that must be disposed on their JS threads.
+  registry_->stop();
+  registry_.reset();
+  js_.reset();
+}
+
+}  // namespace ps::runtime

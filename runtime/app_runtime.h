@@ -1,0 +1,67 @@
+#pragma once
+// The app runtime as one part: JS threads, the watchdog, host services
+// (fetch, storage, jobs), the registry of instances and the event chain.
+// Needs a live Engine.
+
+#include <chrono>
+#include <memory>
+
+#include "config/config.h"
+#include "runtime/app_registry.h"
+#include "runtime/event_chain.h"
+#include "runtime/http_fetcher.h"
+#include "runtime/limits.h"
+
+namespace ps::db {
+class Pool;
+}
+namespace ps::metrics {
+class Registry;
+}
+
+namespace ps::runtime {
+
+class Executor;
+class Watchdog;
+class PostgresStorage;
+
+struct RuntimeOptions {
+  int threads = 0;  // 0 = one per core
+  Limits limits;
+  FetchOptions fetch;
+  int setup_attempts = 3;
+  std::chrono::milliseconds setup_backoff{1000};
+  int blocking_threads = 4;  // for storage queries
+};
+
+RuntimeOptions runtime_options(const config::Config& config);
+
+class AppRuntime {
+ public:
+  // `pool` may be null (no storage, in-process instance ids); `jobs` may be
+  // null until a job queue is attached.
+  AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs = nullptr);
+  ~AppRuntime();
+  AppRuntime(const AppRuntime&) = delete;
+  AppRuntime& operator=(const AppRuntime&) = delete;
+
+  void load(const std::vector<config::AppConfig>& apps) { registry_->load(apps); }
+  // teardownPlugin everywhere; further calls fail as unavailable.
+  void stop() { registry_->stop(); }
+
+  AppRegistry& registry() { return *registry_; }
+  const EventChain& chain() const { return *chain_; }
+  Executor& executor() { return *js_; }
+
+ private:
+  std::unique_ptr<Executor> js_;
+  std::unique_ptr<Executor> blocking_;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<BeastFetcher> fetcher_;
+  std::unique_ptr<PostgresStorage> storage_;
+  InstanceEnvironment env_;
+  std::unique_ptr<AppRegistry> registry_;
+  std::unique_ptr<EventChain> chain_;
+};
+
+}  // namespace ps::runtime

@@ -1,0 +1,74 @@
+#include "runtime/event_chain.h"
+
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/app_registry.h"
+
+namespace ps::runtime {
+
+std::string mark_failed(const std::string& event_json, const std::string& label) {
+  auto event = nlohmann::json::parse(event_json, nullptr, false);
+  if (!event.is_object()) return event_json;
+  auto& properties = event["properties"];
+  if (!properties.is_object()) properties = nlohmann::json::object();
+  auto& failed = properties["$plugins_failed"];
+  if (!failed.is_array()) failed = nlohmann::json::array();
+  failed.push_back(label);
+  return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+
+// One event's walk along the chain; each step continues from the previous
+// instance's completion.
+struct Walk : std::enable_shared_from_this<Walk> {
+  std::vector<std::shared_ptr<AppInstance>> chain;
+  std::size_t next = 0;
+  std::string event;
+  ChainResult result;
+  std::function<void(ChainResult)> done;
+
+  void step() {
+    if (next == chain.size()) {
+      result.event = std::move(event);
+      done(std::move(result));
+      return;
+    }
+    auto& instance = chain[next++];
+    instance->process_event(event, [self = shared_from_this(), instance](CallOutcome outcome) {
+      if (outcome.ok()) {
+        if (!outcome.value) {
+          self->result.dropped_by = instance->label();
+          self->done(std::move(self->result));
+          return;
+        }
+        self->event = std::move(*outcome.value);
+      } else {
+        self->result.failed.push_back(instance->label() + ": " + outcome.error);
+        self->event = mark_failed(self->event, instance->label());
+      }
+      self->step();
+    });
+  }
+};
+
+}  // namespace
+
+void EventChain::process(long long team_id, std::string event_json, std::function<void(ChainResult)> done) const {
+  auto walk = std::make_shared<Walk>();
+  walk->chain = registry_.for_team(team_id);
+  walk->event = std::move(event_json);
+  walk->done = std::move(done);
+  walk->step();
+}
+
+std::future<ChainResult> EventChain::process(long long team_id, std::string event_json) const {
+  auto promise = std::make_shared<std::promise<ChainResult>>();
+  auto future = promise->get_future();
+  process(team_id, std::move(event_json), [promise](ChainResult r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+}  // namespace ps::runtime

@@ -1,0 +1,39 @@
+#pragma once
+// Runs an event through its team's app instances' processEvent, in order:
+// null/undefined drops the event and stops the chain; an app that throws or
+// breaks a limit leaves the event as that app received it and is recorded in
+// properties.$plugins_failed; successes in $plugins_succeeded; team_id cannot
+// be changed. Takes and returns event JSON text.
+
+#include <functional>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ps::runtime {
+
+class AppRegistry;
+
+struct ChainResult {
+  std::optional<std::string> event;  // nullopt: dropped
+  std::string dropped_by;            // the instance label that dropped it
+  std::vector<std::string> failed;   // "label: error" for each failed app
+};
+
+class EventChain {
+ public:
+  explicit EventChain(const AppRegistry& registry) : registry_(registry) {}
+
+  // `done` runs on a runtime thread (or at once when the team has no apps).
+  void process(long long team_id, std::string event_json, std::function<void(ChainResult)> done) const;
+  std::future<ChainResult> process(long long team_id, std::string event_json) const;
+
+ private:
+  const AppRegistry& registry_;
+};
+
+// The event with `label` appended to properties.$plugins_failed.
+std::string mark_failed(const std::string& event_json, const std::string& label);
+
+}  // namespace ps::runtime

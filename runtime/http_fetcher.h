@@ -1,0 +1,31 @@
+#pragma once
+// fetch() on Boost.Beast: HTTP/1.1 over TCP or TLS (OpenSSL, peers verified
+// against the system's CAs), redirects followed, every request bounded by a
+// timeout and a response size cap. One I/O thread serves all requests.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "runtime/host_services.h"
+
+namespace ps::runtime {
+
+struct FetchOptions {
+  std::chrono::milliseconds default_timeout{10000};
+  std::size_t max_response_bytes = 16u << 20;
+  int max_redirects = 5;
+};
+
+class BeastFetcher : public HttpFetcher {
+ public:
+  explicit BeastFetcher(FetchOptions options = {});
+  ~BeastFetcher() override;
+  void fetch(FetchRequest request, std::function<void(FetchResult)> done) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ps::runtime

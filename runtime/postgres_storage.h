@@ -1,0 +1,28 @@
+#pragma once
+// meta.storage, kept in Postgres (table app_storage) and scoped by instance
+// id, so one instance can never see another's keys. Queries run on a small
+// pool of blocking threads, never on a JS thread.
+
+#include "runtime/host_services.h"
+
+namespace ps::db {
+class Pool;
+}
+
+namespace ps::runtime {
+
+class Executor;
+
+class PostgresStorage : public Storage {
+ public:
+  PostgresStorage(db::Pool& pool, Executor& blocking);
+  void get(InstanceId instance, std::string key, std::function<void(StorageResult)> done) override;
+  void set(InstanceId instance, std::string key, std::string json, std::function<void(StorageResult)> done) override;
+  void del(InstanceId instance, std::string key, std::function<void(StorageResult)> done) override;
+
+ private:
+  db::Pool& pool_;
+  Executor& blocking_;
+};
+
+}  // namespace ps::runtime
