@@ -295,7 +295,11 @@ struct Sandbox::Impl {
     }
     if (result.IsEmpty()) {
       auto outcome = failure_of(tc, fired);
-      if (heap_exceeded) isolate->CancelTerminateExecution();
+      if (heap_exceeded) {
+        // Broken before the owner hears of it, so it replaces the isolate.
+        broken = true;
+        isolate->CancelTerminateExecution();
+      }
       done(std::move(outcome));
     } else if (result->IsPromise()) {
       park(result.As<v8::Promise>(), std::move(done));

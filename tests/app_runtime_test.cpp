@@ -1,0 +1,269 @@
+// App instances, the registry and the event chain, on a real Postgres.
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "runtime/event_chain.h"
+#include "tests/support/runtime_harness.h"
+
+using ps::runtime::Failure;
+using ps::runtime::InstanceState;
+using ps::test::RuntimeHarness;
+using nlohmann::json;
+
+namespace {
+const char* kTagger = R"(
+  export function processEvent(event, { config }) {
+    event.properties.order = [...(event.properties.order || []), config.tag]
+    return event
+  }
+)";
+const char* kTaggerManifest = R"({"name":"NAME","config":[{"key":"tag","type":"string","required":true}]})";
+
+std::string manifest(const std::string& name) {
+  std::string m = kTaggerManifest;
+  return m.replace(m.find("NAME"), 4, name);
+}
+
+json run_chain(RuntimeHarness& h, long long team, const std::string& event) {
+  auto r = h.runtime().chain().process(team, event).get();
+  return {{"event", r.event ? json::parse(*r.event) : json()}, {"dropped_by", r.dropped_by}, {"failed", r.failed}};
+}
+}  // namespace
+
+TEST_CASE("chain: instances run in order; a team with no apps passes events through", "[runtime][chain]") {
+  RuntimeHarness h;
+  auto a = h.write_app("a", {{"plugin.json", manifest("a")}, {"index.js", kTagger}});
+  auto b = h.write_app("b", {{"plugin.json", manifest("b")}, {"index.js", kTagger}});
+  h.load({RuntimeHarness::entry(b, {1}, 2, {{"tag", "second"}}), RuntimeHarness::entry(a, {1, 2}, 1, {{"tag", "first"}})});
+
+  auto out = run_chain(h, 1, R"({"event":"e","team_id":1,"distinct_id":"u","properties":{}})");
+  CHECK(out["event"]["properties"]["order"] == json::array({"first", "second"}));
+  CHECK(out["event"]["properties"]["$plugins_succeeded"].size() == 2);
+  CHECK(run_chain(h, 2, R"({"team_id":2,"properties":{}})")["event"]["properties"]["order"] == json::array({"first"}));
+  auto untouched = run_chain(h, 3, R"({"team_id":3,"properties":{"x":1}})");
+  CHECK(untouched["event"] == json::parse(R"({"team_id":3,"properties":{"x":1}})"));
+}
+
+TEST_CASE("chain: a drop stops the chain; a failure marks the event and the chain goes on", "[runtime][chain]") {
+  RuntimeHarness h;
+  auto dropper = h.write_app("dropper", {{"index.js", "export function processEvent(e) { return e.event === 'drop' ? null : e }"}});
+  auto thrower = h.write_app("thrower", {{"index.js", R"(
+    export function processEvent(e) { e.properties.touched = true; if (e.event === 'boom') throw new Error('kaboom'); return e }
+  )"}});
+  auto stealer = h.write_app("stealer", {{"index.js", R"(
+    export function processEvent(e) { if (e.event === 'steal') e.team_id = 42; return e }
+  )"}});
+  auto tagger = h.write_app("tagger", {{"plugin.json", manifest("tagger")}, {"index.js", kTagger}});
+  h.load({RuntimeHarness::entry(dropper, {1}, 1), RuntimeHarness::entry(thrower, {1}, 2),
+          RuntimeHarness::entry(stealer, {1}, 3), RuntimeHarness::entry(tagger, {1}, 4, {{"tag", "last"}})});
+
+  auto dropped = run_chain(h, 1, R"({"event":"drop","team_id":1,"properties":{}})");
+  CHECK(dropped["event"].is_null());
+  CHECK(dropped["dropped_by"].get<std::string>().rfind("dropper (", 0) == 0);
+
+  auto boom = run_chain(h, 1, R"({"event":"boom","team_id":1,"properties":{}})");
+  // The thrower's change is undone; the apps after it still ran.
+  CHECK_FALSE(boom["event"]["properties"].contains("touched"));
+  CHECK(boom["event"]["properties"]["order"] == json::array({"last"}));
+  REQUIRE(boom["event"]["properties"]["$plugins_failed"].size() == 1);
+  CHECK(boom["event"]["properties"]["$plugins_failed"][0].get<std::string>().rfind("thrower (", 0) == 0);
+  CHECK(boom["failed"][0].get<std::string>().find("Error: kaboom") != std::string::npos);
+
+  auto steal = run_chain(h, 1, R"({"event":"steal","team_id":1,"properties":{}})");
+  CHECK(steal["event"]["team_id"] == 1);
+  CHECK(steal["event"]["properties"]["$plugins_failed"][0].get<std::string>().rfind("stealer (", 0) == 0);
+  CHECK(steal["failed"][0].get<std::string>().find("may not change team_id") != std::string::npos);
+}
+
+TEST_CASE("instances: ids are stable across restarts and kept in Postgres", "[runtime][instances]") {
+  RuntimeHarness h;
+  auto app = h.write_app("stable", {{"index.js", "export function processEvent(e) { return e }"}});
+  std::vector<ps::config::AppConfig> apps = {RuntimeHarness::entry(app, {5, 6})};
+  h.load(apps);
+  auto first = h.runtime().registry().for_team(5).at(0)->id();
+  CHECK(h.runtime().registry().for_team(6).at(0)->id() != first);
+  h.restart(apps);
+  CHECK(h.runtime().registry().for_team(5).at(0)->id() == first);
+  pqxx::connection conn(h.database().url());
+  pqxx::work tx(conn);
+  CHECK(tx.exec1("SELECT count(*) FROM app_instances WHERE app_name = 'stable'")[0].as<int>() == 2);
+}
+
+TEST_CASE("instances: config is checked against plugin.json; defaults fill the rest", "[runtime][instances]") {
+  RuntimeHarness h;
+  auto app = h.write_app("configured", {
+      {"plugin.json", R"({"name":"configured","config":[
+          {"key":"apiKey","type":"string","required":true,"secret":true},
+          {"key":"mode","type":"choice","choices":["fast","slow"],"default":"fast"},
+          {"key":"list","type":"attachment"}]})"},
+      {"list.csv", "a,b\n"},
+      {"index.js", R"(
+        export function processEvent(e, { config, attachments }) {
+          e.properties.config = config
+          e.properties.attachment = attachments.list
+          return e
+        })"}});
+  h.load({RuntimeHarness::entry(app, {1}, 0, {{"apiKey", "k"}, {"list", "list.csv"}}),
+          RuntimeHarness::entry(app, {2}, 0, {{"mode", "medium"}, {"extra", 1}})});
+  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})")["event"]["properties"];
+  CHECK(out["config"] == json({{"apiKey", "k"}, {"mode", "fast"}}));
+  CHECK(out["attachment"]["contents"] == "a,b\n");
+  CHECK(out["attachment"]["content_type"] == "text/csv");
+
+  // Team 2's instance is disabled with every problem named; team 1's works.
+  CHECK(h.runtime().registry().for_team(2).empty());
+  std::string error;
+  for (const auto& s : h.runtime().registry().status()) {
+    if (s.team_id == 2) error = s.error;
+  }
+  CHECK(error.find("config.extra: not declared") != std::string::npos);
+  CHECK(error.find("config.apiKey: required") != std::string::npos);
+  CHECK(error.find("config.mode: must be one of fast, slow") != std::string::npos);
+}
+
+TEST_CASE("instances: a broken bundle is reported and the other apps run", "[runtime][instances]") {
+  RuntimeHarness h;
+  auto broken = h.write_app("broken", {{"index.js", "export function processEvent(e) { return e +++ }"}});
+  auto good = h.write_app("good", {{"index.js", "export function processEvent(e) { e.properties.good = 1; return e }"}});
+  h.load({RuntimeHarness::entry(broken, {1}, 1), RuntimeHarness::entry(good, {1}, 2),
+          RuntimeHarness::entry(h.dir().path().string() + "/missing", {1}, 3)});
+  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  CHECK(out["event"]["properties"]["good"] == 1);
+  int disabled = 0;
+  for (const auto& s : h.runtime().registry().status()) {
+    if (s.state != "ready") {
+      ++disabled;
+      CHECK_FALSE(s.error.empty());
+    }
+  }
+  CHECK(disabled == 2);
+}
+
+TEST_CASE("instances: setupPlugin runs first, is retried, then the instance is disabled", "[runtime][instances]") {
+  RuntimeHarness h;
+  auto flaky = h.write_app("flaky", {{"index.js", R"(
+    export async function setupPlugin({ storage, global }) {
+      const n = (await storage.get('attempts', 0)) + 1
+      await storage.set('attempts', n)
+      if (n < 3) throw new Error(`attempt ${n} failed`)
+      global.ready = n
+    }
+    export function processEvent(e, { global }) { e.properties.ready = global.ready; return e }
+  )"}});
+  auto hopeless = h.write_app("hopeless", {{"index.js", R"(
+    export function setupPlugin() { throw new Error('never') }
+    export function processEvent(e) { e.properties.hopeless = true; return e }
+  )"}});
+  h.load({RuntimeHarness::entry(flaky, {1}), RuntimeHarness::entry(hopeless, {1})});
+  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  CHECK(out["event"]["properties"]["ready"] == 3);
+  CHECK_FALSE(out["event"]["properties"].contains("hopeless"));
+  for (const auto& s : h.runtime().registry().status()) {
+    if (s.app == "hopeless") {
+      CHECK(s.state == "disabled");
+      CHECK(s.error == "setupPlugin failed: Error: never (after 3 attempts)");
+    }
+  }
+}
+
+TEST_CASE("instances: storage is durable, JSON-valued and scoped to the instance", "[runtime][storage]") {
+  RuntimeHarness h;
+  auto app = h.write_app("store", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      if (e.event === 'set') { await storage.set('k', { n: e.properties.n, list: [1, 'two'] }); await storage.set('gone', 1); await storage.del('gone') }
+      e.properties.k = await storage.get('k', 'none')
+      e.properties.gone = await storage.get('gone', 'default')
+      e.properties.missing = await storage.get('missing')
+      return e
+    }
+  )"}});
+  std::vector<ps::config::AppConfig> apps = {RuntimeHarness::entry(app, {1, 2})};
+  h.load(apps);
+  run_chain(h, 1, R"({"event":"set","team_id":1,"properties":{"n":7}})");
+  auto team1 = run_chain(h, 1, R"({"event":"get","team_id":1,"properties":{}})")["event"]["properties"];
+  CHECK(team1["k"] == json({{"n", 7}, {"list", {1, "two"}}}));
+  CHECK(team1["gone"] == "default");
+  CHECK_FALSE(team1.contains("missing"));
+  // Team 2's instance of the same app sees none of team 1's keys.
+  CHECK(run_chain(h, 2, R"({"event":"get","team_id":2,"properties":{}})")["event"]["properties"]["k"] == "none");
+  // And it survives a restart.
+  h.restart(apps);
+  CHECK(run_chain(h, 1, R"({"event":"get","team_id":1,"properties":{}})")["event"]["properties"]["k"]["n"] == 7);
+}
+
+TEST_CASE("instances: storage rejects values that are not JSON", "[runtime][storage]") {
+  RuntimeHarness h;
+  auto app = h.write_app("badstore", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      const errors = []
+      for (const v of [undefined, () => 1, 10n]) {
+        try { await storage.set('k', v) } catch (err) { errors.push(err.constructor.name + ': ' + err.message) }
+      }
+      e.properties.errors = errors
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto errors = run_chain(h, 1, R"({"team_id":1,"properties":{}})")["event"]["properties"]["errors"];
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].get<std::string>().find("TypeError: storage.set: the value is not JSON-serialisable") == 0);
+  CHECK(errors[2].get<std::string>().find("BigInt") != std::string::npos);
+}
+
+TEST_CASE("instances: a heap break replaces the isolate and runs setupPlugin again", "[runtime][limits]") {
+  auto options = RuntimeHarness::fast_options();
+  options.limits.heap_bytes = 32u << 20;
+  RuntimeHarness h(options);
+  auto app = h.write_app("hog", {{"index.js", R"(
+    let setups = 0
+    export function setupPlugin({ global }) { setups++; global.setups = setups }
+    export function processEvent(e, { global }) {
+      if (e.event === 'hog') { const a = []; while (true) a.push('x'.repeat(100) + a.length) }
+      e.properties.setups = global.setups
+      return e
+    }
+  )"}});
+  auto other = h.write_app("bystander", {{"index.js", "export function processEvent(e) { e.properties.bystander = true; return e }"}});
+  h.load({RuntimeHarness::entry(app, {1}, 1), RuntimeHarness::entry(other, {1}, 2)});
+  auto hog = run_chain(h, 1, R"({"event":"hog","team_id":1,"properties":{}})");
+  CHECK(hog["failed"][0].get<std::string>().find("exceeded the heap limit of 32 MiB") != std::string::npos);
+  CHECK(hog["event"]["properties"]["bystander"] == true);
+  // The replacement is a fresh isolate: module state starts over, setupPlugin ran again.
+  json after;
+  for (int i = 0; i < 100; ++i) {
+    after = run_chain(h, 1, R"({"event":"ok","team_id":1,"properties":{}})");
+    if (after["failed"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(after["event"]["properties"]["setups"] == 1);
+  CHECK(h.metrics().render().find("plugin_server_app_errors_total{app=\"hog\",method=\"processEvent\"} 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("instances: teardownPlugin runs at stop", "[runtime][instances]") {
+  RuntimeHarness h;
+  auto app = h.write_app("tidy", {{"index.js", R"(
+    export async function teardownPlugin({ storage }) { await storage.set('tidied', true) }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  h.runtime().stop();
+  pqxx::connection conn(h.database().url());
+  pqxx::work tx(conn);
+  CHECK(tx.exec1("SELECT value::text FROM app_storage WHERE key = 'tidied'")[0].as<std::string>() == "true");
+}
+
+TEST_CASE("instances: calls are counted in metrics, console lines too", "[runtime][metrics]") {
+  RuntimeHarness h;
+  auto app = h.write_app("chatty", {{"index.js", "export function processEvent(e) { console.warn('hm', { a: 1 }); return e }"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  auto text = h.metrics().render();
+  CHECK(text.find("plugin_server_app_calls_total{app=\"chatty\",method=\"processEvent\"} 2") != std::string::npos);
+  CHECK(text.find("plugin_server_app_console_messages_total{app=\"chatty\",level=\"warn\"} 2") != std::string::npos);
+  CHECK(text.find("plugin_server_app_call_duration_seconds_count{app=\"chatty\",method=\"processEvent\"} 2") !=
+        std::string::npos);
+}

@@ -1,0 +1,129 @@
+// fetch() from an app against a local HTTP server.
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/http_fetcher.h"
+#include "server/http_server.h"
+#include "tests/support/http_client.h"
+#include "tests/support/sandbox_harness.h"
+
+using ps::server::HttpRequest;
+using ps::server::HttpResponder;
+using ps::server::HttpResponse;
+using ps::test::SandboxHarness;
+using nlohmann::json;
+
+namespace {
+
+ps::server::HttpServer local_server() {
+  ps::server::HttpRoutes routes;
+  routes.insert(ps::server::get_route("/ok", [] { return HttpResponse{200, "application/json", R"({"hello":"world"})"}; }));
+  routes.insert(ps::server::get_route("/missing", [] { return HttpResponse{404, "text/plain", "nope"}; }));
+  routes.insert(ps::server::get_route("/big", [] { return HttpResponse{200, "text/plain", std::string(3 << 20, 'x')}; }));
+  routes.insert(ps::server::get_route("/redirect", [] { return HttpResponse{302, "text/plain", ""}; }));
+  routes[{"GET", "/slow"}] = [](const HttpRequest&, HttpResponder respond) {
+    std::thread([respond] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      respond(HttpResponse{200, "text/plain", "late"});
+    }).detach();
+  };
+  routes[{"POST", "/echo"}] = [](const HttpRequest& req, HttpResponder respond) {
+    respond(HttpResponse{201, "application/json", json{{"body", req.body}, {"query", req.query}}.dump()});
+  };
+  return ps::server::HttpServer("127.0.0.1", 0, std::move(routes));
+}
+
+// Runs `body` (an async function body with `base` in scope) and returns what it stored in e.properties.out.
+json run_fetch(const std::string& body, int port, ps::runtime::FetchOptions options = {}) {
+  ps::runtime::BeastFetcher fetcher(options);
+  ps::runtime::HostServices host;
+  host.http = &fetcher;
+  SandboxHarness h({{"index.js", "export async function processEvent(e) {\n const base = 'http://127.0.0.1:" +
+                                     std::to_string(port) + "'\n" + body + "\n return e }"}},
+                   {}, host);
+  auto out = h.process_event(R"({"team_id":1,"properties":{}})");
+  REQUIRE(out.ok());
+  return json::parse(*out.value)["properties"]["out"];
+}
+
+}  // namespace
+
+TEST_CASE("fetch: a JSON response with status, headers, text and json", "[runtime][fetch]") {
+  auto server = local_server();
+  auto out = run_fetch(R"(
+    const res = await fetch(base + '/ok')
+    e.properties.out = { status: res.status, ok: res.ok, statusText: res.statusText,
+                         type: res.headers.get('Content-Type'), body: await res.json() }
+  )", server.port());
+  CHECK(out == json({{"status", 200}, {"ok", true}, {"statusText", "OK"}, {"type", "application/json"},
+                     {"body", {{"hello", "world"}}}}));
+}
+
+TEST_CASE("fetch: a 404 resolves with ok false", "[runtime][fetch]") {
+  auto server = local_server();
+  auto out = run_fetch(R"(
+    const res = await fetch(base + '/missing')
+    e.properties.out = [res.status, res.ok, await res.text()]
+  )", server.port());
+  CHECK(out == json::array({404, false, "nope"}));
+}
+
+TEST_CASE("fetch: POST sends the method, headers and body", "[runtime][fetch]") {
+  auto server = local_server();
+  auto out = run_fetch(R"(
+    const res = await fetch(base + '/echo?x=1', { method: 'post', headers: { 'Content-Type': 'application/json' },
+                                                  body: JSON.stringify({ a: 1 }) })
+    e.properties.out = [res.status, await res.json()]
+  )", server.port());
+  CHECK(out == json::array({201, {{"body", R"({"a":1})"}, {"query", "x=1"}}}));
+}
+
+TEST_CASE("fetch: a timeout rejects with a TypeError naming it", "[runtime][fetch]") {
+  auto server = local_server();
+  auto out = run_fetch(R"(
+    try { await fetch(base + '/slow', { timeout: 200 }); e.properties.out = 'resolved' }
+    catch (err) { e.properties.out = [err.constructor.name, err.message] }
+  )", server.port());
+  CHECK(out[0] == "TypeError");
+  CHECK(out[1].get<std::string>().find("timed out after 200 ms") != std::string::npos);
+}
+
+TEST_CASE("fetch: a refused connection rejects with a TypeError", "[runtime][fetch]") {
+  int closed_port = ps::test::free_port();
+  auto out = run_fetch(R"(
+    try { await fetch(base + '/'); e.properties.out = 'resolved' }
+    catch (err) { e.properties.out = [err.constructor.name, err.message] }
+  )", closed_port);
+  CHECK(out[0] == "TypeError");
+  CHECK(out[1].get<std::string>().find("cannot connect to 127.0.0.1:" + std::to_string(closed_port)) !=
+        std::string::npos);
+}
+
+TEST_CASE("fetch: a response over the size cap rejects", "[runtime][fetch]") {
+  auto server = local_server();
+  ps::runtime::FetchOptions options;
+  options.max_response_bytes = 1 << 20;
+  auto out = run_fetch(R"(
+    try { await fetch(base + '/big'); e.properties.out = 'resolved' }
+    catch (err) { e.properties.out = err.message }
+  )", server.port(), options);
+  CHECK(out.get<std::string>().find("larger than 1048576 bytes") != std::string::npos);
+}
+
+TEST_CASE("fetch: bad URLs and unknown DNS names reject clearly", "[runtime][fetch]") {
+  auto out = run_fetch(R"(
+    const errors = []
+    for (const url of ['ftp://example.com/x', 'not a url', 'http://no-such-host.invalid/']) {
+      try { await fetch(url) } catch (err) { errors.push(err.constructor.name + ': ' + err.message) }
+    }
+    e.properties.out = errors
+  )", 1);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].get<std::string>().find("TypeError: fetch: only http and https") == 0);
+  CHECK(out[1].get<std::string>().find("TypeError: Invalid URL") == 0);
+  CHECK(out[2].get<std::string>().find("TypeError: fetch failed: cannot resolve no-such-host.invalid") == 0);
+}
