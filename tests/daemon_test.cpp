@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -152,4 +153,63 @@ TEST_CASE("daemon: a taken HTTP port stops start-up with a clear error", "[daemo
                           {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(holder.port())}});
   CHECK(result.code == 1);
   CHECK(result.output.find("cannot listen on 127.0.0.1:" + std::to_string(holder.port())) != std::string::npos);
+}
+
+TEST_CASE("daemon: check-app prints an app's capabilities, or why it cannot run", "[daemon]") {
+  ps::test::TempDir dir;
+  dir.write("ok/plugin.json", R"({"name":"ok","description":"fine"})");
+  dir.write("ok/index.js", R"(
+    export function processEvent(e) { return e }
+    export function runEveryHour() {}
+    export const jobs = { retry: () => {} }
+  )");
+  auto ok = ps::test::run_to_end({daemon_binary(), "check-app", (dir.path() / "ok").string()});
+  REQUIRE(ok.code == 0);
+  auto report = nlohmann::json::parse(ok.output);
+  CHECK(report["name"] == "ok");
+  CHECK(report["capabilities"]["methods"] == nlohmann::json::array({"processEvent", "runEveryHour"}));
+  CHECK(report["capabilities"]["jobs"] == nlohmann::json::array({"retry"}));
+  CHECK(report["capabilities"]["scheduled_tasks"] == nlohmann::json::array({"runEveryHour"}));
+
+  dir.write("bad/plugin.json", R"({"name":"bad"})");
+  dir.write("bad/index.js", "export function processEvent(e) {\n  return e e\n}\n");
+  auto bad = ps::test::run_to_end({daemon_binary(), "check-app", (dir.path() / "bad").string()});
+  CHECK(bad.code == 1);
+  CHECK(bad.output.find("bad/index.js:2:12: SyntaxError") != std::string::npos);
+}
+
+TEST_CASE("daemon: runs the example apps; /apps lists them and /admin/process-event runs an event", "[daemon]") {
+  ps::test::TestDatabase db;
+  int port = ps::test::free_port();
+  // The example config, listening on this test's port (the example apps call it).
+  std::ifstream in(example_config());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto at = text.find("127.0.0.1:6738"); at != std::string::npos; at = text.find("127.0.0.1:6738")) {
+    text.replace(at, 14, "127.0.0.1:" + std::to_string(port));
+  }
+  for (auto at = text.find("\"../examples"); at != std::string::npos; at = text.find("\"../examples")) {
+    text.replace(at, 12, "\"" + source_dir() + "/examples");
+  }
+  ps::test::TempDir dir;
+  auto config = dir.write("plugin-server.toml", text);
+  Process daemon({daemon_binary(), "--config", config.string()}, {{"DATABASE_URL", db.url()}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  auto apps = nlohmann::json::parse(http_get("127.0.0.1", port, "/apps").body);
+  REQUIRE(apps.size() >= 2);
+  for (const auto& app : apps) {
+    INFO(app.dump());
+    CHECK(app["state"] == "ready");
+  }
+  std::string event = R"({"event":"$pageview","team_id":1,"distinct_id":"u1","properties":{}})";
+  auto reply = ps::test::http_raw("127.0.0.1", port,
+                                  "POST /admin/process-event HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                  "Content-Length: " + std::to_string(event.size()) + "\r\n\r\n" + event);
+  INFO(reply);
+  auto body = nlohmann::json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
+  CHECK(body["event"]["properties"]["greeting"] == "hi");
+  CHECK(body["event"]["properties"]["visit_count"] == 1);
+  CHECK(body["event"]["properties"]["status_code"] == 200);
+  CHECK(body["failed"].empty());
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(20s) == 0);
 }

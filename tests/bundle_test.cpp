@@ -1,0 +1,59 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "runtime/bundle.h"
+#include "tests/support/temp_dir.h"
+
+using ps::runtime::BundleError;
+using ps::runtime::load_bundle;
+using ps::test::TempDir;
+
+namespace {
+// Packs `folder` (inside dir) into dir/name with the system's tar.
+std::string pack(const TempDir& dir, const std::string& folder, const std::string& name) {
+  auto archive = (dir.path() / name).string();
+  auto cmd = "tar -czf '" + archive + "' -C '" + dir.path().string() + "' '" + folder + "'";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  return archive;
+}
+}  // namespace
+
+TEST_CASE("bundle: a folder with plugin.json, main and other files", "[runtime][bundle]") {
+  TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"app","main":"src/main.js"})");
+  dir.write("app/src/main.js", "export function processEvent(e) { return e }");
+  dir.write("app/src/lib.js", "export const x = 1");
+  dir.write("app/node_modules/dep/index.js", "ignored");
+  auto b = load_bundle(dir.path() / "app");
+  CHECK(b.manifest.name == "app");
+  CHECK(b.manifest.main == "src/main.js");
+  CHECK(b.files.count("src/lib.js") == 1);
+  CHECK(b.files.count("node_modules/dep/index.js") == 0);
+}
+
+TEST_CASE("bundle: a .tar.gz, with or without one top folder", "[runtime][bundle]") {
+  TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"packed"})");
+  dir.write("app/index.js", "export function processEvent(e) { return e }");
+  auto wrapped = load_bundle(pack(dir, "app", "wrapped.tar.gz"));
+  CHECK(wrapped.manifest.name == "packed");
+  CHECK(wrapped.files.count("index.js") == 1);
+
+  auto flat_archive = (dir.path() / "flat.tar.gz").string();
+  REQUIRE(std::system(("tar -czf '" + flat_archive + "' -C '" + (dir.path() / "app").string() + "' plugin.json index.js").c_str()) == 0);
+  CHECK(load_bundle(flat_archive).files.count("plugin.json") == 1);
+}
+
+TEST_CASE("bundle: each broken bundle is a clear error naming it", "[runtime][bundle]") {
+  TempDir dir;
+  dir.write("nomanifest/index.js", "");
+  CHECK_THROWS_WITH(load_bundle(dir.path() / "nomanifest"), Catch::EndsWith("nomanifest: plugin.json is missing"));
+  dir.write("nomain/plugin.json", R"({"name":"x","main":"app.js"})");
+  CHECK_THROWS_WITH(load_bundle(dir.path() / "nomain"), Catch::Contains("the main file \"app.js\" is missing"));
+  dir.write("badjson/plugin.json", R"({"name":)");
+  CHECK_THROWS_WITH(load_bundle(dir.path() / "badjson"), Catch::Contains("badjson/plugin.json: not valid JSON"));
+  auto junk = dir.write("junk.tar.gz", "this is not gzip");
+  CHECK_THROWS_AS(load_bundle(junk), BundleError);
+  CHECK_THROWS_WITH(load_bundle(dir.path() / "nothing-here"), Catch::Contains("no such folder or .tar.gz file"));
+}
