@@ -17,12 +17,18 @@ Watchdog::~Watchdog() {
 
 Watchdog::Guard::Guard(Watchdog& dog, v8::Isolate* isolate, std::chrono::milliseconds limit)
     : dog_(dog), isolate_(isolate) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  bool sooner;
   {
     std::lock_guard lock(dog_.mutex_);
     id_ = dog_.next_id_++;
-    dog_.entries_[id_] = Entry{isolate, std::chrono::steady_clock::now() + limit};
+    dog_.entries_[id_] = Entry{isolate, deadline};
+    sooner = deadline < dog_.next_wake_;
+    if (sooner) dog_.next_wake_ = deadline;
   }
-  dog_.wake_.notify_all();
+  // Waking the watchdog thread costs a context switch: only do it when this
+  // deadline comes before the one it already sleeps towards.
+  if (sooner) dog_.wake_.notify_all();
 }
 
 Watchdog::Guard::~Guard() {
@@ -46,7 +52,7 @@ void Watchdog::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     auto now = std::chrono::steady_clock::now();
-    auto next = now + std::chrono::hours(1);
+    auto next = std::chrono::steady_clock::time_point::max();
     for (auto& [id, entry] : entries_) {
       if (entry.fired) continue;
       if (entry.deadline <= now) {
@@ -56,7 +62,9 @@ void Watchdog::loop() {
         next = std::min(next, entry.deadline);
       }
     }
-    wake_.wait_until(lock, next);
+    next_wake_ = next;
+    if (next == std::chrono::steady_clock::time_point::max()) wake_.wait(lock);
+    else wake_.wait_until(lock, next);
   }
 }
 

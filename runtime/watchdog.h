@@ -50,6 +50,8 @@ class Watchdog {
   std::condition_variable wake_;
   std::map<long, Entry> entries_;
   long next_id_ = 0;
+  // When the watchdog thread will next look, if nobody wakes it sooner.
+  std::chrono::steady_clock::time_point next_wake_ = std::chrono::steady_clock::time_point::max();
   bool stopping_ = false;
   std::thread thread_;
 };
