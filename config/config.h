@@ -43,8 +43,14 @@ struct RuntimeConfig {
 };
 
 struct JobsConfig {
-  int workers = 4;
-  int max_attempts = 3;
+  int workers = 4;             // jobs run at once by this daemon
+  int max_attempts = 3;        // then a job stays `failed`
+  int max_payload_bytes = 1 << 20;
+  int poll_interval_ms = 5000;  // the safety poll behind LISTEN/NOTIFY and the timer
+  int lease_ms = 30000;         // a running job's lease; renewed while it runs
+  int retry_base_ms = 1000;     // first retry delay, doubled each attempt, with jitter
+  int retry_max_ms = 3600000;
+  int retention_hours = 168;    // how long failed and discarded jobs are kept
 };
 
 struct LogConfig {

@@ -32,6 +32,49 @@ const std::vector<Migration>& migrations() {
           PRIMARY KEY (instance_id, key)
         );
       )SQL"},
+      {2, "job queue and scheduled task runs", R"SQL(
+        -- The job queue. A job is 'available' until a daemon claims it
+        -- ('running', with a lease it renews); then it is deleted when it
+        -- succeeds, made 'available' again for a retry, or kept as 'failed'
+        -- or 'discarded' with its last error until the retention ends.
+        CREATE TABLE jobs (
+          id           BIGSERIAL PRIMARY KEY,
+          instance_id  BIGINT NOT NULL,
+          kind         TEXT NOT NULL DEFAULT 'job' CHECK (kind IN ('job', 'task')),
+          name         TEXT NOT NULL,
+          payload      JSONB,
+          state        TEXT NOT NULL DEFAULT 'available'
+                       CHECK (state IN ('available', 'running', 'failed', 'discarded')),
+          run_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+          attempts     INT NOT NULL DEFAULT 0,
+          max_attempts INT NOT NULL,
+          locked_by    TEXT,
+          locked_until TIMESTAMPTZ,
+          last_error   TEXT,
+          created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+          started_at   TIMESTAMPTZ,
+          finished_at  TIMESTAMPTZ
+        );
+        -- The claim: the earliest due available jobs.
+        CREATE INDEX jobs_available ON jobs (run_at, id) WHERE state = 'available';
+        -- The rescuer: running jobs whose lease ran out.
+        CREATE INDEX jobs_running ON jobs (locked_until) WHERE state = 'running';
+        -- Retention of failed and discarded jobs.
+        CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('failed', 'discarded');
+        -- Scheduled tasks: at most one queued or running per instance and task.
+        CREATE UNIQUE INDEX jobs_one_task ON jobs (instance_id, name)
+          WHERE kind = 'task' AND state IN ('available', 'running');
+
+        -- One row per instance, task and period that has been scheduled, so a
+        -- period runs once across every daemon.
+        CREATE TABLE scheduled_task_runs (
+          instance_id  BIGINT NOT NULL,
+          task         TEXT NOT NULL,
+          period_start TIMESTAMPTZ NOT NULL,
+          created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+          PRIMARY KEY (instance_id, task, period_start)
+        );
+      )SQL"},
   };
   return all;
 }

@@ -82,6 +82,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.watchdog = env_.watchdog;
   options.executor = env_.executor;
   options.thread = thread_;
+  options.max_job_payload_bytes = env_.max_job_payload_bytes;
   std::weak_ptr<AppInstance> weak = weak_from_this();
   // The sandbox may outlive no instance: it logs through a weak reference.
   options.log = [weak](const std::string& level, const std::string& text) {
@@ -181,28 +182,34 @@ void AppInstance::replace_sandbox() {
   });
 }
 
-void AppInstance::call(const std::string& method, std::vector<std::string> args_json, CallDone done) {
-  env_.executor->post(thread_, [self = shared_from_this(), method, args = std::move(args_json),
-                                done = std::move(done)]() mutable {
+// Runs `start` on the instance's thread if the instance is ready, else
+// fails the call as unavailable.
+void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start) {
+  env_.executor->post(thread_, [self = shared_from_this(), done = std::move(done), start = std::move(start)]() mutable {
     if (self->state_ != InstanceState::Ready || !self->sandbox_) {
-      done({Failure::Unavailable, std::nullopt, self->label_ + " is not running" +
-                                                    (self->state_ == InstanceState::Disabled
-                                                         ? " (disabled: " + self->disabled_reason() + ")"
-                                                         : "")});
+      auto why = self->state_ == InstanceState::Disabled ? " (disabled: " + self->disabled_reason() + ")" : "";
+      done({Failure::Unavailable, std::nullopt, self->label_ + " is not running" + why});
       return;
     }
-    self->sandbox_->call(method, args, self->observed(method, std::move(done)));
+    start(std::move(done));
+  });
+}
+
+void AppInstance::call(const std::string& method, std::vector<std::string> args_json, CallDone done) {
+  when_ready(std::move(done), [this, method, args = std::move(args_json)](CallDone d) {
+    sandbox_->call(method, args, observed(method, std::move(d)));
   });
 }
 
 void AppInstance::process_event(std::string event_json, CallDone done) {
-  env_.executor->post(thread_, [self = shared_from_this(), event = std::move(event_json),
-                                done = std::move(done)]() mutable {
-    if (self->state_ != InstanceState::Ready || !self->sandbox_) {
-      done({Failure::Unavailable, std::nullopt, self->label_ + " is not running"});
-      return;
-    }
-    self->sandbox_->process_event(event, self->observed("processEvent", std::move(done)));
+  when_ready(std::move(done), [this, event = std::move(event_json)](CallDone d) {
+    sandbox_->process_event(event, observed("processEvent", std::move(d)));
+  });
+}
+
+void AppInstance::run_job(std::string name, std::optional<std::string> payload_json, CallDone done) {
+  when_ready(std::move(done), [this, name = std::move(name), payload = std::move(payload_json)](CallDone d) {
+    sandbox_->run_job(name, payload, observed("jobs." + name, std::move(d)));
   });
 }
 

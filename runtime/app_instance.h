@@ -38,6 +38,7 @@ struct InstanceEnvironment {
   metrics::Registry* metrics = nullptr;
   int setup_attempts = 3;
   std::chrono::milliseconds setup_backoff{1000};  // doubled after each failed attempt
+  std::size_t max_job_payload_bytes = 1u << 20;
 };
 
 struct InstanceSettings {
@@ -62,6 +63,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   // Calls an exported method with JSON arguments (meta is appended).
   void call(const std::string& method, std::vector<std::string> args_json, CallDone done);
   void process_event(std::string event_json, CallDone done);
+  // Runs exported job `name` with its payload (nullopt: the job took none).
+  void run_job(std::string name, std::optional<std::string> payload_json, CallDone done);
   // Runs teardownPlugin (if exported), then disposes of the isolate.
   void stop(std::function<void()> done);
 
@@ -84,6 +87,7 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   void retry_or_disable(int attempt, const std::string& error, std::function<void(std::optional<std::string>)> ready);
   void disable(const std::string& reason);
   CallDone observed(const std::string& method, CallDone done);
+  void when_ready(CallDone done, std::function<void(CallDone)> start);
   void replace_sandbox();
   void log(const std::string& level, const std::string& text);
 

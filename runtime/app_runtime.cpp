@@ -14,6 +14,7 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.limits.heap_bytes = static_cast<std::size_t>(config.runtime.heap_limit_mb) << 20;
   o.fetch.default_timeout = std::chrono::milliseconds(config.runtime.fetch_timeout_ms);
   o.fetch.max_response_bytes = static_cast<std::size_t>(config.runtime.fetch_max_response_mb) << 20;
+  o.max_job_payload_bytes = static_cast<std::size_t>(config.jobs.max_payload_bytes);
   return o;
 }
 
@@ -30,6 +31,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.metrics = &metrics;
   env_.setup_attempts = options.setup_attempts;
   env_.setup_backoff = options.setup_backoff;
+  env_.max_job_payload_bytes = options.max_job_payload_bytes;
   registry_ = std::make_unique<AppRegistry>(env_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }

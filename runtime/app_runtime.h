@@ -32,6 +32,7 @@ struct RuntimeOptions {
   int setup_attempts = 3;
   std::chrono::milliseconds setup_backoff{1000};
   int blocking_threads = 4;  // for storage queries
+  std::size_t max_job_payload_bytes = 1u << 20;
 };
 
 RuntimeOptions runtime_options(const config::Config& config);

@@ -1,6 +1,7 @@
 #include "runtime/sandbox.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include <v8.h>
@@ -68,6 +69,7 @@ struct Sandbox::Impl {
   v8::Global<v8::Object> meta;
   std::vector<std::pair<v8::Global<v8::Module>, std::string>> modules;  // module, bundle path
   std::map<std::string, v8::Global<v8::Function>> methods;
+  v8::Global<v8::Value> exported_jobs;  // until meta takes it over
   Exports exports;
 
   struct PendingCall {
@@ -143,6 +145,7 @@ struct Sandbox::Impl {
     add_host_function<&Impl::host_storage_get>(host, "storageGet");
     add_host_function<&Impl::host_storage_set>(host, "storageSet");
     add_host_function<&Impl::host_storage_del>(host, "storageDel");
+    add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
     Local<v8::Value> args[] = {host};
     auto result = factory->Call(ctx(), v8::Undefined(isolate), 1, args);
     if (result.IsEmpty()) throw std::logic_error("prelude failed: " + exception_text(isolate, tc.Exception()));
@@ -241,6 +244,7 @@ struct Sandbox::Impl {
     }
     Local<v8::Value> jobs;
     if (ns->Get(ctx(), js_string(isolate, "jobs")).ToLocal(&jobs) && jobs->IsObject()) {
+      exported_jobs.Reset(isolate, jobs);
       auto names = jobs.As<v8::Object>()->GetOwnPropertyNames(ctx()).ToLocalChecked();
       for (uint32_t i = 0; i < names->Length(); ++i) {
         auto key = names->Get(ctx(), i).ToLocalChecked();
@@ -252,14 +256,15 @@ struct Sandbox::Impl {
 
   void make_meta() {
     auto make = internals.Get(isolate)->Get(ctx(), js_string(isolate, "makeMeta")).ToLocalChecked().As<v8::Function>();
-    Local<v8::Value> args[] = {js_string(isolate, opt.config_json), js_string(isolate, opt.attachments_json),
-                               v8::Object::New(isolate)};
+    Local<v8::Value> jobs = exported_jobs.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : exported_jobs.Get(isolate);
+    Local<v8::Value> args[] = {js_string(isolate, opt.config_json), js_string(isolate, opt.attachments_json), jobs};
     v8::TryCatch tc(isolate);
     Local<v8::Value> result;
     if (!make->Call(ctx(), v8::Undefined(isolate), 3, args).ToLocal(&result)) {
       throw AppError(opt.bundle->source + ": cannot build meta: " + exception_text(isolate, tc.Exception()));
     }
     meta.Reset(isolate, result.As<v8::Object>());
+    exported_jobs.Reset();
   }
 
   // --- calls --------------------------------------------------------------
@@ -507,6 +512,43 @@ struct Sandbox::Impl {
     if constexpr (Op == StorageOp::Set) storage->set(impl.opt.instance_id, key, text_of(impl.isolate, info[1]), std::move(done));
     if constexpr (Op == StorageOp::Del) storage->del(impl.opt.instance_id, key, std::move(done));
   }
+  static void settle_enqueue(Impl& impl, Local<v8::Promise::Resolver> resolver, std::optional<std::string>& error) {
+    if (error) {
+      impl.reject(resolver, v8::Exception::Error(js_string(impl.isolate, "the job could not be enqueued: " + *error)));
+    } else {
+      resolver->Resolve(impl.ctx(), v8::Undefined(impl.isolate)).Check();
+    }
+  }
+
+  // enqueueJob(name, payloadJSON | undefined, runAtMs): resolves once the job is durable.
+  static void host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info) {
+    auto& impl = from(info);
+    auto* isolate = impl.isolate;
+    auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
+    info.GetReturnValue().Set(resolver->GetPromise());
+    if (!impl.opt.host.jobs) {
+      impl.reject(resolver, v8::Exception::Error(js_string(isolate, "jobs are not available here")));
+      return;
+    }
+    JobRequest job;
+    job.instance = impl.opt.instance_id;
+    job.name = text_of(isolate, info[0]);
+    if (info[1]->IsString()) {
+      job.payload_json = text_of(isolate, info[1]);
+      if (job.payload_json->size() > impl.opt.max_job_payload_bytes) {
+        impl.reject(resolver, v8::Exception::RangeError(js_string(
+                                  isolate, "the job payload is " + std::to_string(job.payload_json->size()) +
+                                               " bytes, over the limit of " +
+                                               std::to_string(impl.opt.max_job_payload_bytes) + " bytes")));
+        return;
+      }
+    }
+    double at_ms = info[2]->NumberValue(impl.ctx()).FromMaybe(0);
+    job.run_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(std::llround(at_ms)));
+    auto done = impl.completion<std::optional<std::string>>(impl.add_op(resolver), &Impl::settle_enqueue);
+    impl.opt.host.jobs->enqueue(std::move(job), std::move(done));
+  }
+
   static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info) { host_storage<StorageOp::Get>(info); }
   static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info) { host_storage<StorageOp::Set>(info); }
   static void host_storage_del(const v8::FunctionCallbackInfo<v8::Value>& info) { host_storage<StorageOp::Del>(info); }
@@ -569,6 +611,30 @@ void Sandbox::call(const std::string& method, const std::vector<std::string>& ar
   }
   argv.push_back(impl.meta.Get(impl.isolate));
   impl.invoke(fn->second.Get(impl.isolate), argv, std::move(done));
+}
+
+void Sandbox::run_job(const std::string& name, const std::optional<std::string>& payload_json, CallDone done) {
+  auto& impl = *impl_;
+  if (impl.broken) {
+    done({Failure::Unavailable, std::nullopt, "the app's isolate is being replaced"});
+    return;
+  }
+  if (std::find(impl.exports.jobs.begin(), impl.exports.jobs.end(), name) == impl.exports.jobs.end()) {
+    done({Failure::Error, std::nullopt, "the app has no job \"" + name + "\""});
+    return;
+  }
+  v8::Isolate::Scope isolate_scope(impl.isolate);
+  v8::HandleScope scope(impl.isolate);
+  v8::Context::Scope context_scope(impl.ctx());
+  auto runner = impl.internals.Get(impl.isolate)
+                    ->Get(impl.ctx(), js_string(impl.isolate, "runJob"))
+                    .ToLocalChecked()
+                    .As<v8::Function>();
+  std::vector<Local<v8::Value>> argv = {
+      js_string(impl.isolate, name),
+      payload_json ? js_string(impl.isolate, *payload_json).As<v8::Value>() : v8::Undefined(impl.isolate).As<v8::Value>(),
+      impl.meta.Get(impl.isolate)};
+  impl.invoke(runner, argv, std::move(done));
 }
 
 void Sandbox::process_event(const std::string& event_json, CallDone done) {

@@ -36,6 +36,7 @@ struct SandboxOptions {
   Watchdog* watchdog = nullptr;
   Executor* executor = nullptr;
   int thread = 0;  // the executor thread this sandbox lives on
+  std::size_t max_job_payload_bytes = 1u << 20;
   std::function<void(const std::string& level, const std::string& text)> log;
 };
 
@@ -77,6 +78,8 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // processEvent with the event rules; the outcome's value is the new event
   // JSON, or nullopt when the app dropped it.
   void process_event(const std::string& event_json, CallDone done);
+  // Runs exported job `name` as fn(payload, meta), or fn(meta) without a payload.
+  void run_job(const std::string& name, const std::optional<std::string>& payload_json, CallDone done);
 
   // True once the isolate hit a limit that leaves it unusable (heap): the
   // owner must replace it. Calls still in flight have been failed.

@@ -54,6 +54,10 @@ runtime::CallOutcome SandboxHarness::process_event(const std::string& event_json
   return wait([this, event_json](runtime::CallDone done) { sandbox_->process_event(event_json, std::move(done)); });
 }
 
+runtime::CallOutcome SandboxHarness::run_job(const std::string& name, const std::optional<std::string>& payload_json) {
+  return wait([this, name, payload_json](runtime::CallDone done) { sandbox_->run_job(name, payload_json, std::move(done)); });
+}
+
 runtime::Exports SandboxHarness::exports() {
   return on_thread([this] { return sandbox_->exports(); });
 }

@@ -23,6 +23,7 @@ class SandboxHarness {
 
   runtime::CallOutcome call(const std::string& method, const std::vector<std::string>& args = {});
   runtime::CallOutcome process_event(const std::string& event_json);
+  runtime::CallOutcome run_job(const std::string& name, const std::optional<std::string>& payload_json);
   runtime::Exports exports();
   bool broken();
   // Console lines as "level: text".
