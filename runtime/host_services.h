@@ -60,6 +60,7 @@ class Storage {
 // A job an app asks to run: `run_at` is wall-clock time.
 struct JobRequest {
   InstanceId instance = 0;
+  std::string app;  // the app's name, for metrics
   std::string name;
   std::optional<std::string> payload_json;  // nullopt: the job takes no payload
   std::chrono::system_clock::time_point run_at;

@@ -532,6 +532,7 @@ struct Sandbox::Impl {
     }
     JobRequest job;
     job.instance = impl.opt.instance_id;
+    job.app = impl.opt.bundle->manifest.name;
     job.name = text_of(isolate, info[0]);
     if (info[1]->IsString()) {
       job.payload_json = text_of(isolate, info[1]);

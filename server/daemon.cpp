@@ -10,6 +10,8 @@
 #include "metrics/process_metrics.h"
 #include "metrics/registry.h"
 #include "runtime/app_runtime.h"
+#include "scheduler/job_enqueuer.h"
+#include "scheduler/job_queue.h"
 #include "server/http_server.h"
 #include "server/postgres_monitor.h"
 #include "server/readiness.h"
@@ -22,7 +24,9 @@ struct Daemon::Parts {
   Readiness readiness;
   std::unique_ptr<db::Pool> pool;
   std::unique_ptr<PostgresMonitor> postgres_monitor;
+  std::unique_ptr<scheduler::JobEnqueuer> enqueuer;
   std::unique_ptr<runtime::AppRuntime> runtime;
+  std::unique_ptr<scheduler::JobQueue> jobs;
   std::atomic<bool> apps_loaded{false};
   std::atomic<bool> stopping{false};
   std::thread app_loader;
@@ -85,10 +89,17 @@ void Daemon::start() {
   auto& p = *parts_;
   metrics::add_process_metrics(p.metrics);
   p.readiness.set("apps", false, "waiting for migrations");
+  p.readiness.set("jobs", false, "waiting for the apps");
 
   p.pool = std::make_unique<db::Pool>(config_.database.url, config_.database.pool_size,
                                       std::chrono::milliseconds(config_.database.connect_timeout_ms));
-  p.runtime = std::make_unique<runtime::AppRuntime>(runtime::runtime_options(config_), p.pool.get(), p.metrics);
+  scheduler::EnqueuerOptions enqueuer;
+  enqueuer.database_url = config_.database.url;
+  enqueuer.connect_timeout = std::chrono::milliseconds(config_.database.connect_timeout_ms);
+  enqueuer.max_attempts = config_.jobs.max_attempts;
+  p.enqueuer = std::make_unique<scheduler::JobEnqueuer>(enqueuer, p.metrics);
+  p.runtime = std::make_unique<runtime::AppRuntime>(runtime::runtime_options(config_), p.pool.get(), p.metrics,
+                                                    p.enqueuer.get());
   p.http = std::make_unique<HttpServer>(config_.http.host, config_.http.port, routes());
   spdlog::info("http: serving on {}:{}", config_.http.host, p.http->port());
   p.postgres_monitor = std::make_unique<PostgresMonitor>(*p.pool, p.readiness, p.metrics);
@@ -104,6 +115,10 @@ void Daemon::start() {
     int ready = 0, other = 0;
     for (const auto& s : p.runtime->registry().status()) (s.state == "ready" ? ready : other)++;
     p.readiness.set("apps", true, std::to_string(ready) + " ready, " + std::to_string(other) + " not running");
+    // Jobs run in the apps: claim them only once the apps are there.
+    p.jobs = std::make_unique<scheduler::JobQueue>(scheduler::job_queue_options(config_), p.runtime->registry(),
+                                                   p.metrics);
+    p.readiness.set("jobs", true);
   });
 
   spdlog::warn("ingestion is not built yet: kafka.brokers = \"{}\" is not used", config_.kafka.brokers);
@@ -119,10 +134,14 @@ void Daemon::stop() {
   p.stopping = true;
   // start() may have failed part-way: stop what did start.
   if (p.app_loader.joinable()) p.app_loader.join();
+  if (p.jobs) p.jobs->stop(std::chrono::milliseconds(config_.server.shutdown_grace_ms));
   if (p.runtime) p.runtime->stop();
   // HTTP handlers use the runtime: close HTTP before the runtime goes.
   p.http.reset();
   p.runtime.reset();
+  // Jobs that outlived the grace period reported to the queue until the runtime stopped.
+  p.jobs.reset();
+  p.enqueuer.reset();
   p.postgres_monitor.reset();
   p.pool.reset();
   parts_.reset();

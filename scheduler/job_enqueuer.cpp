@@ -1,0 +1,91 @@
+#include "scheduler/job_enqueuer.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "metrics/registry.h"
+#include "scheduler/sql.h"
+
+namespace ps::scheduler {
+
+JobEnqueuer::JobEnqueuer(EnqueuerOptions options, metrics::Registry& metrics)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      session_(options_.database_url, options_.connect_timeout),
+      thread_([this] { loop(); }) {}
+
+JobEnqueuer::~JobEnqueuer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void JobEnqueuer::enqueue(runtime::JobRequest job, std::function<void(std::optional<std::string>)> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      done(std::string("the daemon is shutting down"));
+      return;
+    }
+    pending_.push_back({std::move(job), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void JobEnqueuer::loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty()) return;
+    std::vector<Pending> batch;
+    while (!pending_.empty() && batch.size() < options_.max_batch) {
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    lock.unlock();
+    commit(batch);
+    lock.lock();
+  }
+}
+
+void JobEnqueuer::commit(std::vector<Pending>& batch) {
+  auto rows = nlohmann::json::array();
+  double earliest = 0;
+  for (const auto& p : batch) {
+    double at = std::chrono::duration<double, std::milli>(p.job.run_at.time_since_epoch()).count();
+    earliest = rows.empty() ? at : std::min(earliest, at);
+    rows.push_back({{"instance_id", p.job.instance},
+                    {"name", p.job.name},
+                    {"payload", p.job.payload_json ? nlohmann::json(*p.job.payload_json) : nlohmann::json()},
+                    {"run_at_ms", at}});
+  }
+  std::optional<std::string> error;
+  try {
+    pqxx::work tx(session_.get());
+    tx.exec_params0(sql::kEnqueue, rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    options_.max_attempts);
+    tx.exec_params(sql::kNotify, std::to_string(static_cast<long long>(earliest)));
+    tx.commit();
+  } catch (const std::exception& e) {
+    session_.reset();
+    error = e.what();
+    while (!error->empty() && (error->back() == '\n' || error->back() == ' ')) error->pop_back();
+    spdlog::error("jobs: could not enqueue {} job(s): {}", batch.size(), *error);
+  }
+  if (!error) {
+    std::map<std::string, int> per_app;
+    for (const auto& p : batch) ++per_app[p.job.app];
+    for (const auto& [app, n] : per_app) {
+      metrics_.counter("plugin_server_jobs_enqueued_total", "Jobs committed to the queue.", {{"app", app}}).inc(n);
+    }
+  }
+  for (auto& p : batch) p.done(error);
+}
+
+}  // namespace ps::scheduler

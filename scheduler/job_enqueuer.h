@@ -1,0 +1,54 @@
+#pragma once
+// The runtime's JobSink on Postgres, with group commit: the run*() calls
+// that arrive while a commit is under way share the next transaction (one
+// INSERT, one NOTIFY), and each app promise resolves only after its commit.
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "db/session.h"
+#include "runtime/host_services.h"
+
+namespace ps::metrics {
+class Registry;
+}
+
+namespace ps::scheduler {
+
+struct EnqueuerOptions {
+  std::string database_url;
+  std::chrono::milliseconds connect_timeout{5000};
+  int max_attempts = 3;
+  std::size_t max_batch = 5000;
+};
+
+class JobEnqueuer : public runtime::JobSink {
+ public:
+  JobEnqueuer(EnqueuerOptions options, metrics::Registry& metrics);
+  // Commits what is pending, then stops; later enqueues are refused.
+  ~JobEnqueuer() override;
+
+  void enqueue(runtime::JobRequest job, std::function<void(std::optional<std::string>)> done) override;
+
+ private:
+  struct Pending {
+    runtime::JobRequest job;
+    std::function<void(std::optional<std::string>)> done;
+  };
+  void loop();
+  void commit(std::vector<Pending>& batch);
+
+  EnqueuerOptions options_;
+  metrics::Registry& metrics_;
+  db::Session session_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ps::scheduler

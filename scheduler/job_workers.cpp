@@ -1,0 +1,171 @@
+#include "scheduler/job_workers.h"
+
+#include <algorithm>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "metrics/registry.h"
+#include "runtime/app_registry.h"
+#include "scheduler/backoff.h"
+#include "scheduler/completer.h"
+#include "scheduler/sql.h"
+
+namespace ps::scheduler {
+
+namespace {
+constexpr auto kOutageBackoff = std::chrono::seconds(1);
+}
+
+JobWorkers::JobWorkers(WorkerOptions options, runtime::AppRegistry& registry, Completer& completer,
+                       metrics::Registry& metrics)
+    : options_(std::move(options)),
+      registry_(registry),
+      completer_(completer),
+      metrics_(metrics),
+      lag_(metrics.histogram("plugin_server_jobs_start_lag_seconds", "Time from a job's run_at to its start.",
+                             metrics::duration_buckets())),
+      session_(options_.database_url, std::chrono::seconds(5)),
+      thread_([this] { loop(); }) {}
+
+JobWorkers::~JobWorkers() {
+  stop_claiming();
+  thread_.join();
+}
+
+void JobWorkers::wake(Clock::time_point due) {
+  {
+    std::lock_guard lock(mutex_);
+    if (due <= Clock::now()) due_now_ = true;
+    else next_due_ = std::min(next_due_, due);
+  }
+  wake_.notify_all();
+}
+
+void JobWorkers::stop_claiming() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool JobWorkers::wait_idle(std::chrono::milliseconds grace) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, grace, [this] { return running_ == 0; });
+}
+
+void JobWorkers::loop() {
+  auto next_poll = Clock::now() + options_.poll_interval;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    auto free = options_.slots - running_;
+    bool due = due_now_ || Clock::now() >= next_due_ || Clock::now() >= next_poll;
+    if (free <= 0 || !due) {
+      wake_.wait_until(lock, std::min(next_due_, next_poll));
+      continue;
+    }
+    if (Clock::now() >= next_poll) next_poll = Clock::now() + options_.poll_interval;
+    due_now_ = false;
+    if (Clock::now() >= next_due_) next_due_ = Clock::time_point::max();
+    lock.unlock();
+    int claimed = claim(free);
+    lock.lock();
+    if (claimed < 0) {
+      wake_.wait_for(lock, kOutageBackoff, [this] { return stopping_; });
+      due_now_ = true;
+    } else {
+      maybe_more_ = claimed == free;
+      if (maybe_more_) due_now_ = true;
+    }
+  }
+}
+
+int JobWorkers::claim(int wanted) {
+  std::vector<ClaimedJob> jobs;
+  std::optional<long long> next_in_ms;
+  try {
+    pqxx::work tx(session_.get());
+    auto rows = tx.exec_params(sql::kClaim, wanted, options_.worker_id, options_.lease.count());
+    for (const auto& row : rows) {
+      ClaimedJob job;
+      job.id = row[0].as<long long>();
+      job.instance = row[1].as<long long>();
+      job.kind = row[2].as<std::string>();
+      job.name = row[3].as<std::string>();
+      if (!row[4].is_null()) job.payload_json = row[4].as<std::string>();
+      job.attempts = row[5].as<int>();
+      job.max_attempts = row[6].as<int>();
+      job.lag_seconds = row[7].as<double>();
+      jobs.push_back(std::move(job));
+    }
+    if (static_cast<int>(jobs.size()) < wanted) {
+      auto next = tx.exec1(sql::kNextDue);
+      if (!next[0].is_null()) next_in_ms = next[0].as<long long>();
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    session_.reset();
+    spdlog::error("jobs: claiming failed, retrying in 1 s: {}", e.what());
+    return -1;
+  }
+  if (next_in_ms) wake(Clock::now() + std::chrono::milliseconds(std::max(0LL, *next_in_ms)));
+  {
+    std::lock_guard lock(mutex_);
+    running_ += static_cast<int>(jobs.size());
+  }
+  for (auto& job : jobs) dispatch(std::move(job));
+  return static_cast<int>(jobs.size());
+}
+
+void JobWorkers::dispatch(ClaimedJob job) {
+  lag_.observe(std::max(0.0, job.lag_seconds));
+  auto instance = registry_.find(job.instance);
+  std::string app = instance ? instance->name() : "unknown";
+  auto discard = [&](const std::string& why) {
+    finish(job, app, JobOutcome{job.id, app, Verdict::Discarded, why});
+  };
+  if (!instance) return discard("app instance " + std::to_string(job.instance) + " is not installed on this daemon");
+  if (instance->state() == runtime::InstanceState::Disabled) {
+    return discard("app instance " + instance->label() + " is disabled: " + instance->disabled_reason());
+  }
+  const auto& exports = instance->exports();
+  bool known = job.kind == "task" ? exports.has(job.name)
+                                  : std::find(exports.jobs.begin(), exports.jobs.end(), job.name) != exports.jobs.end();
+  if (!known) return discard("the app " + instance->label() + " has no " + (job.kind == "task" ? "task " : "job ") + job.name);
+
+  metrics_.counter("plugin_server_jobs_started_total", "Job attempts started.", {{"app", app}}).inc();
+  auto done = [this, job, app](runtime::CallOutcome outcome) {
+    JobOutcome o{job.id, app, Verdict::Succeeded, ""};
+    if (!outcome.ok()) {
+      o.error = outcome.error;
+      if (job.attempts < job.max_attempts) {
+        o.verdict = Verdict::Retry;
+        o.retry_delay = retry_delay(job.attempts, options_.retry_base, options_.retry_max, random_jitter());
+      } else {
+        o.verdict = Verdict::Failed;
+        o.error += " (attempt " + std::to_string(job.attempts) + " of " + std::to_string(job.max_attempts) + ")";
+      }
+    }
+    finish(job, app, std::move(o));
+  };
+  if (job.kind == "task") instance->call(job.name, {}, std::move(done));
+  else instance->run_job(job.name, job.payload_json, std::move(done));
+}
+
+void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcome outcome) {
+  if (outcome.verdict == Verdict::Failed || outcome.verdict == Verdict::Discarded) {
+    spdlog::warn("jobs: {} {} of {} {}: {}", job.kind, job.name, app,
+                 outcome.verdict == Verdict::Failed ? "failed" : "discarded", outcome.error);
+  }
+  completer_.add(std::move(outcome));
+  {
+    std::lock_guard lock(mutex_);
+    --running_;
+    if (maybe_more_) due_now_ = true;
+  }
+  wake_.notify_all();
+  idle_.notify_all();
+}
+
+}  // namespace ps::scheduler

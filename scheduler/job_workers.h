@@ -1,0 +1,77 @@
+#pragma once
+// Claims due jobs in batches (FOR UPDATE SKIP LOCKED, so daemons sharing a
+// database never take the same job), up to the free worker slots, and hands
+// each to its app instance. Woken by NOTIFY, by a timer set for the earliest
+// future run_at, by a freed slot, and by a slow safety poll.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "db/session.h"
+#include "scheduler/job_outcome.h"
+
+namespace ps::metrics {
+class Registry;
+class Histogram;
+}  // namespace ps::metrics
+namespace ps::runtime {
+class AppRegistry;
+}
+
+namespace ps::scheduler {
+
+class Completer;
+
+struct WorkerOptions {
+  std::string database_url;
+  std::string worker_id;
+  int slots = 4;
+  std::chrono::milliseconds poll_interval{5000};
+  std::chrono::milliseconds lease{30000};
+  std::chrono::milliseconds retry_base{1000};
+  std::chrono::milliseconds retry_max{3600000};
+};
+
+class JobWorkers {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  JobWorkers(WorkerOptions options, runtime::AppRegistry& registry, Completer& completer, metrics::Registry& metrics);
+  ~JobWorkers();
+
+  // A job is due at `due` (now, when it is in the past).
+  void wake(Clock::time_point due = Clock::time_point::min());
+  // Claims nothing more; running jobs go on.
+  void stop_claiming();
+  // Waits up to `grace` for running jobs; true when none is left.
+  bool wait_idle(std::chrono::milliseconds grace);
+
+ private:
+  void loop();
+  int claim(int wanted);
+  void dispatch(ClaimedJob job);
+  void finish(const ClaimedJob& job, const std::string& app, JobOutcome outcome);
+
+  WorkerOptions options_;
+  runtime::AppRegistry& registry_;
+  Completer& completer_;
+  metrics::Registry& metrics_;
+  metrics::Histogram& lag_;
+  db::Session session_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  int running_ = 0;
+  bool due_now_ = true;  // claim at once (also at start)
+  bool maybe_more_ = false;  // the last claim was full: more may be due
+  Clock::time_point next_due_ = Clock::time_point::max();
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ps::scheduler

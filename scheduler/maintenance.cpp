@@ -1,0 +1,82 @@
+#include "scheduler/maintenance.h"
+
+#include <algorithm>
+#include <map>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "metrics/registry.h"
+#include "scheduler/sql.h"
+
+namespace ps::scheduler {
+
+namespace {
+constexpr const char* kStates[] = {"available", "running", "failed", "discarded"};
+}
+
+Maintenance::Maintenance(MaintenanceOptions options, metrics::Registry& metrics, std::function<void()> on_rescued)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      on_rescued_(std::move(on_rescued)),
+      session_(options_.database_url, std::chrono::seconds(5)),
+      thread_([this] { loop(); }) {}
+
+Maintenance::~Maintenance() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Maintenance::loop() {
+  // Renew well before a lease runs out: three times per lease.
+  auto interval = std::clamp(options_.lease / 3, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
+  std::unique_lock lock(mutex_);
+  for (long n = 0; !stopping_; ++n) {
+    lock.unlock();
+    tick(n);
+    lock.lock();
+    wake_.wait_for(lock, interval, [this] { return stopping_; });
+  }
+}
+
+void Maintenance::tick(long n) {
+  try {
+    pqxx::work tx(session_.get());
+    tx.exec_params0(sql::kRenewLeases, options_.worker_id, options_.lease.count());
+    auto rescued = tx.exec(sql::kRescue);
+    int again = 0, failed = 0;
+    for (const auto& row : rescued) (row[0].as<std::string>() == "available" ? again : failed)++;
+    if (again > 0) tx.exec_params(sql::kNotify, "0");
+    if (n % 600 == 0) {
+      tx.exec_params0(sql::kPruneFinished, options_.retention_hours);
+      tx.exec0(sql::kPruneTaskRuns);
+    }
+    std::map<std::string, double> depth;
+    if (n % 5 == 0) {
+      for (const auto& row : tx.exec(sql::kDepthByState)) depth[row[0].as<std::string>()] = row[1].as<double>();
+    }
+    tx.commit();
+    if (again + failed > 0) {
+      spdlog::warn("jobs: rescued {} job(s) whose daemon stopped ({} to run again, {} out of attempts)", again + failed,
+                   again, failed);
+      metrics_.counter("plugin_server_jobs_rescued_total", "Jobs taken back from a daemon whose lease expired.")
+          .inc(again + failed);
+      if (again > 0 && on_rescued_) on_rescued_();
+    }
+    if (n % 5 == 0) {
+      for (const char* state : kStates) {
+        metrics_.gauge("plugin_server_jobs_queue_depth", "Jobs in the queue, by state.", {{"state", state}})
+            .set(depth[state]);
+      }
+    }
+  } catch (const std::exception& e) {
+    session_.reset();
+    spdlog::error("jobs: queue maintenance failed: {}", e.what());
+  }
+}
+
+}  // namespace ps::scheduler

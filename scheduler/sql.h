@@ -1,0 +1,116 @@
+#pragma once
+// Every statement the job queue runs, in one place. Batches travel as one
+// JSON parameter expanded with jsonb_to_recordset, so a batch of any size is
+// one round trip.
+
+namespace ps::scheduler::sql {
+
+// $1: [{instance_id, name, payload (JSON text or null), run_at_ms}], $2: max_attempts.
+// The payload travels as text so that a JSON null payload stays distinct
+// from "no payload" (SQL NULL).
+inline constexpr const char* kEnqueue = R"SQL(
+  INSERT INTO jobs (instance_id, name, payload, run_at, max_attempts)
+  SELECT r.instance_id, r.name, r.payload::jsonb, to_timestamp(r.run_at_ms / 1000.0), $2
+  FROM jsonb_to_recordset($1::jsonb) AS r(instance_id bigint, name text, payload text, run_at_ms double precision)
+)SQL";
+
+inline constexpr const char* kChannel = "plugin_server_jobs";
+
+// $1: payload (the earliest run_at in ms, as text).
+inline constexpr const char* kNotify = "SELECT pg_notify('plugin_server_jobs', $1)";
+
+// $1: how many, $2: this daemon's id, $3: lease in ms.
+inline constexpr const char* kClaim = R"SQL(
+  WITH due AS (
+    SELECT id FROM jobs
+    WHERE state = 'available' AND run_at <= now()
+    ORDER BY run_at, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+  )
+  UPDATE jobs j
+  SET state = 'running', attempts = j.attempts + 1, locked_by = $2,
+      locked_until = now() + $3 * interval '1 millisecond', started_at = now()
+  FROM due WHERE j.id = due.id
+  RETURNING j.id, j.instance_id, j.kind, j.name, j.payload::text, j.attempts, j.max_attempts,
+            extract(epoch FROM now() - j.run_at)
+)SQL";
+
+// Milliseconds until the earliest available job is due (NULL when none).
+inline constexpr const char* kNextDue = R"SQL(
+  SELECT (extract(epoch FROM min(run_at) - now()) * 1000)::bigint FROM jobs WHERE state = 'available'
+)SQL";
+
+// Outcomes, all guarded by `locked_by = $2 AND state = 'running'`: a job whose
+// lease this daemon lost is someone else's now.
+// $1: ids as a Postgres array literal.
+inline constexpr const char* kDeleteSucceeded = R"SQL(
+  DELETE FROM jobs WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND state = 'running'
+)SQL";
+// $1: [{id, delay_ms, error}]
+inline constexpr const char* kRetry = R"SQL(
+  UPDATE jobs SET state = 'available', run_at = now() + r.delay_ms * interval '1 millisecond',
+                  last_error = r.error, locked_by = NULL, locked_until = NULL
+  FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, delay_ms bigint, error text)
+  WHERE jobs.id = r.id AND jobs.locked_by = $2 AND jobs.state = 'running'
+)SQL";
+// $1: [{id, state ('failed' or 'discarded'), error}]
+inline constexpr const char* kFinish = R"SQL(
+  UPDATE jobs SET state = r.state, last_error = r.error, finished_at = now(), locked_by = NULL, locked_until = NULL
+  FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, state text, error text)
+  WHERE jobs.id = r.id AND jobs.locked_by = $2 AND jobs.state = 'running'
+)SQL";
+
+// $1: this daemon's id, $2: lease in ms.
+inline constexpr const char* kRenewLeases = R"SQL(
+  UPDATE jobs SET locked_until = now() + $2 * interval '1 millisecond'
+  WHERE locked_by = $1 AND state = 'running'
+)SQL";
+
+// Jobs whose daemon died: run again, or failed when out of attempts.
+inline constexpr const char* kRescue = R"SQL(
+  UPDATE jobs
+  SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'available' END,
+      finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
+      last_error = 'the daemon running it stopped before it finished (its lease expired)',
+      run_at = now(), locked_by = NULL, locked_until = NULL
+  WHERE state = 'running' AND locked_until < now()
+  RETURNING state
+)SQL";
+
+// At shutdown: this daemon's unfinished jobs go back to the queue at once,
+// without counting the interrupted attempt. $1: this daemon's id.
+inline constexpr const char* kRelease = R"SQL(
+  UPDATE jobs SET state = 'available', attempts = greatest(attempts - 1, 0), run_at = now(),
+                  locked_by = NULL, locked_until = NULL
+  WHERE locked_by = $1 AND state = 'running'
+)SQL";
+
+// $1: retention in hours.
+inline constexpr const char* kPruneFinished = R"SQL(
+  DELETE FROM jobs WHERE state IN ('failed', 'discarded') AND finished_at < now() - $1 * interval '1 hour'
+)SQL";
+inline constexpr const char* kPruneTaskRuns = R"SQL(
+  DELETE FROM scheduled_task_runs WHERE period_start < now() - interval '2 days'
+)SQL";
+
+inline constexpr const char* kDepthByState = "SELECT state, count(*) FROM jobs GROUP BY state";
+
+// One period of a scheduled task, across every daemon: the period row is
+// taken once; the task job is queued only when the previous run of the same
+// task has finished (the partial unique index jobs_one_task), so a run never
+// overlaps the one before it. $1: instance, $2: task, $3: period start (epoch seconds).
+inline constexpr const char* kScheduleTask = R"SQL(
+  WITH period AS (
+    INSERT INTO scheduled_task_runs (instance_id, task, period_start)
+    VALUES ($1, $2, to_timestamp($3))
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+  )
+  INSERT INTO jobs (instance_id, kind, name, run_at, max_attempts)
+  SELECT $1, 'task', $2, now(), 1 FROM period
+  ON CONFLICT DO NOTHING
+  RETURNING id
+)SQL";
+
+}  // namespace ps::scheduler::sql
