@@ -1,6 +1,7 @@
 #include "tests/support/runtime_harness.h"
 
 #include <future>
+#include <thread>
 
 #include <pqxx/pqxx>
 
@@ -28,12 +29,70 @@ RuntimeHarness::RuntimeHarness(runtime::RuntimeOptions options) : options_(optio
     auto conn = pool_->acquire();
     db::migrate(*conn);
   }
-  runtime_ = std::make_unique<runtime::AppRuntime>(options_, pool_.get(), metrics_);
+  queue_options_.database_url = db_.url();
+  queue_options_.worker_id = scheduler::make_worker_id();
+  queue_options_.workers = 8;
+  queue_options_.poll_interval = std::chrono::milliseconds(500);
+  queue_options_.lease = std::chrono::milliseconds(3000);
+  queue_options_.retry_base = std::chrono::milliseconds(50);
+  queue_options_.retry_max = std::chrono::milliseconds(200);
+  make_runtime();
+}
+
+std::unique_ptr<RuntimeHarness> RuntimeHarness::with_jobs(runtime::RuntimeOptions options) {
+  auto h = std::make_unique<RuntimeHarness>(options);
+  h->stop_runtime();
+  h->jobs_ = true;
+  h->make_runtime();
+  return h;
+}
+
+void RuntimeHarness::make_runtime() {
+  if (jobs_) {
+    scheduler::EnqueuerOptions e;
+    e.database_url = db_.url();
+    e.max_attempts = 3;
+    enqueuer_ = std::make_unique<scheduler::JobEnqueuer>(e, metrics_);
+  }
+  runtime_ = std::make_unique<runtime::AppRuntime>(options_, pool_.get(), metrics_, enqueuer_.get());
+}
+
+void RuntimeHarness::stop_runtime() {
+  if (queue_) queue_->stop(std::chrono::seconds(5));
+  if (runtime_) runtime_->stop();
+  runtime_.reset();
+  queue_.reset();
+  enqueuer_.reset();
+}
+
+void RuntimeHarness::load(const std::vector<config::AppConfig>& apps) {
+  runtime_->load(apps);
+  if (jobs_) queue_ = std::make_unique<scheduler::JobQueue>(queue_options_, runtime_->registry(), metrics_);
 }
 
 RuntimeHarness::~RuntimeHarness() {
-  runtime_.reset();
+  stop_runtime();
   pool_.reset();
+}
+
+std::string RuntimeHarness::query(const std::string& sql) {
+  pqxx::connection conn(db_.url());
+  pqxx::nontransaction tx(conn);
+  auto rows = tx.exec(sql);
+  if (rows.empty() || rows[0][0].is_null()) return "";
+  return rows[0][0].as<std::string>();
+}
+
+std::string RuntimeHarness::wait_for(const std::string& sql, const std::string& expected,
+                                     std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string value;
+  while (std::chrono::steady_clock::now() < deadline) {
+    value = query(sql);
+    if (value == expected) return value;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return value;
 }
 
 std::string RuntimeHarness::write_app(const std::string& name, const std::map<std::string, std::string>& files) {
@@ -54,9 +113,9 @@ config::AppConfig RuntimeHarness::entry(const std::string& path, std::vector<lon
 }
 
 void RuntimeHarness::restart(const std::vector<config::AppConfig>& apps) {
-  runtime_.reset();
-  runtime_ = std::make_unique<runtime::AppRuntime>(options_, pool_.get(), metrics_);
-  runtime_->load(apps);
+  stop_runtime();
+  make_runtime();
+  load(apps);
 }
 
 runtime::CallOutcome RuntimeHarness::call(runtime::InstanceId id, const std::string& method,

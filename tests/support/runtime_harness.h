@@ -10,6 +10,8 @@
 #include "db/pool.h"
 #include "metrics/registry.h"
 #include "runtime/app_runtime.h"
+#include "scheduler/job_enqueuer.h"
+#include "scheduler/job_queue.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_database.h"
 
@@ -18,6 +20,8 @@ namespace ps::test {
 class RuntimeHarness {
  public:
   explicit RuntimeHarness(runtime::RuntimeOptions options = fast_options());
+  // With the job queue: jobs enqueued by apps are stored and run.
+  static std::unique_ptr<RuntimeHarness> with_jobs(runtime::RuntimeOptions options = fast_options());
   ~RuntimeHarness();
 
   // Options with short limits and setup backoff, so failures show quickly.
@@ -29,7 +33,10 @@ class RuntimeHarness {
   static config::AppConfig entry(const std::string& path, std::vector<long long> teams, int order = 0,
                                  nlohmann::json values = nlohmann::json::object());
 
-  void load(const std::vector<config::AppConfig>& apps) { runtime_->load(apps); }
+  // Loads the apps (and starts the job queue, when there is one).
+  void load(const std::vector<config::AppConfig>& apps);
+  // Queue options with short retries and leases, so tests see them quickly.
+  scheduler::JobQueueOptions& queue_options() { return queue_options_; }
   runtime::AppRuntime& runtime() { return *runtime_; }
   // Stops and starts the runtime again on the same database (a daemon restart).
   void restart(const std::vector<config::AppConfig>& apps);
@@ -38,6 +45,11 @@ class RuntimeHarness {
   runtime::AppInstance& only_instance();
 
   const TestDatabase& database() const { return db_; }
+  // Runs `sql` and returns the first column of the first row as text ("" when none or NULL).
+  std::string query(const std::string& sql);
+  // Polls `sql` until it returns `expected`, up to `timeout`; returns the last value.
+  std::string wait_for(const std::string& sql, const std::string& expected,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
   db::Pool& pool() { return *pool_; }
   metrics::Registry& metrics() { return metrics_; }
   const TempDir& dir() const { return dir_; }
@@ -48,7 +60,13 @@ class RuntimeHarness {
   TestDatabase db_;
   std::unique_ptr<db::Pool> pool_;
   metrics::Registry metrics_;
+  bool jobs_ = false;
+  scheduler::JobQueueOptions queue_options_;
+  std::unique_ptr<scheduler::JobEnqueuer> enqueuer_;
   std::unique_ptr<runtime::AppRuntime> runtime_;
+  std::unique_ptr<scheduler::JobQueue> queue_;
+  void make_runtime();
+  void stop_runtime();
 };
 
 }  // namespace ps::test

@@ -1,0 +1,217 @@
+// Jobs end to end in one process: apps enqueue, the queue stores them in
+// Postgres and runs them in the apps.
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "scheduler/backoff.h"
+#include "scheduler/task_scheduler.h"
+#include "tests/support/runtime_harness.h"
+#include "tests/support/scripted_server.h"
+
+using namespace std::chrono_literals;
+using ps::test::RuntimeHarness;
+using ps::test::ScriptedServer;
+using nlohmann::json;
+
+namespace {
+// The seed's Full example, verbatim but for the URL.
+std::string full_example(const std::string& url) {
+  return R"(export const jobs = {
+continueSearchingForTheTeapot: async (request, meta) => {
+await lookForTheTeapot(request)
+}
+}
+async function lookForTheTeapot (request) {
+const res = await fetch(request.url)
+if (res.status !== 418) {
+await jobs.continueSearchingForTheTeapot(request).runIn(30, 'seconds')
+return
+}
+console.log('found the teapot!')
+}
+export async function processEvent (event, { jobs }) {
+const request = { url: ')" + url + R"(' }
+await lookForTheTeapot(request)
+return event
+}
+)";
+}
+
+void process(RuntimeHarness& h, const std::string& event = R"({"event":"e","team_id":1,"properties":{}})") {
+  auto r = h.runtime().chain().process(1, event).get();
+  REQUIRE(r.failed.empty());
+}
+}  // namespace
+
+TEST_CASE("queue: the seed's Full example runs as written; the chain stops at the 418", "[jobs][queue]") {
+  ScriptedServer server({200, 200, 418});
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("teapot", {{"index.js", full_example(server.base() + "/teapot")}});
+  h->load({RuntimeHarness::entry(app, {1})});
+
+  process(*h);  // fetch 1 (200) and the first job, 30 s ahead
+  CHECK(server.hits("/teapot") == 1);
+  // Enqueued durably before processEvent's promise resolved, 30 s ahead.
+  auto ahead = std::stod(h->query("SELECT extract(epoch FROM run_at - now()) FROM jobs"));
+  CHECK(ahead > 25);
+  CHECK(ahead <= 30.5);
+  CHECK(h->query("SELECT name FROM jobs") == "continueSearchingForTheTeapot");
+  CHECK(h->query("SELECT payload::text FROM jobs") == json({{"url", server.base() + "/teapot"}}).dump(-1).insert(7, " "));
+
+  // Fast-forward time for the job instead of waiting 30 s: it runs, fetches
+  // (200) and schedules the next one; fast-forward that one too: 418.
+  for (int step = 2; step <= 3; ++step) {
+    h->query("UPDATE jobs SET run_at = now() RETURNING id");
+    for (int i = 0; i < 400 && server.hits("/teapot") < step; ++i) std::this_thread::sleep_for(25ms);
+    CHECK(server.hits("/teapot") == step);
+  }
+  // After the 418 nothing is scheduled any more, and the last job succeeded.
+  CHECK(h->wait_for("SELECT count(*) FROM jobs", "0") == "0");
+  std::this_thread::sleep_for(300ms);
+  CHECK(server.hits("/teapot") == 3);
+}
+
+TEST_CASE("queue: a copy of the Full example with a short runIn runs the whole chain by itself", "[jobs][queue]") {
+  ScriptedServer server({200, 200, 418});
+  auto h = RuntimeHarness::with_jobs();
+  auto source = full_example(server.base() + "/teapot");
+  source.replace(source.find("runIn(30, 'seconds')"), 20, "runIn(100, 'milliseconds')");
+  auto app = h->write_app("teapot", {{"index.js", source}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  process(*h);
+  for (int i = 0; i < 400 && server.hits("/teapot") < 3; ++i) std::this_thread::sleep_for(25ms);
+  CHECK(h->wait_for("SELECT count(*) FROM jobs", "0") == "0");
+  std::this_thread::sleep_for(500ms);
+  CHECK(server.hits("/teapot") == 3);
+}
+
+TEST_CASE("queue: jobs run with their payload, or with meta alone; async jobs are awaited", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("worker", {{"index.js", R"(
+    export const jobs = {
+      remember: async (payload, { storage }) => { await null; await storage.set('payload', payload) },
+      bare: async (meta) => { await meta.storage.set('bare', Object.keys(meta).sort()) },
+    }
+    export async function processEvent(e, { jobs }) {
+      await jobs.remember({ n: 1, list: ['a'] }).runNow()
+      await jobs.bare().runAt(new Date(0))
+      return e
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  process(*h);
+  CHECK(h->wait_for("SELECT value::text FROM app_storage WHERE key = 'payload'", R"({"n": 1, "list": ["a"]})") ==
+        R"({"n": 1, "list": ["a"]})");
+  CHECK(h->wait_for("SELECT value::text FROM app_storage WHERE key = 'bare'",
+                    R"(["attachments", "config", "global", "jobs", "storage"])") ==
+        R"(["attachments", "config", "global", "jobs", "storage"])");
+  CHECK(h->wait_for("SELECT count(*) FROM jobs", "0") == "0");
+  auto metrics = h->metrics().render();
+  CHECK(metrics.find("plugin_server_jobs_enqueued_total{app=\"worker\"} 2") != std::string::npos);
+  CHECK(h->wait_for("SELECT 1", "1") == "1");
+  for (int i = 0; i < 100 && h->metrics().render().find("plugin_server_jobs_succeeded_total{app=\"worker\"} 2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(h->metrics().render().find("plugin_server_jobs_succeeded_total{app=\"worker\"} 2") != std::string::npos);
+}
+
+TEST_CASE("queue: many concurrent run*() calls are all committed before they resolve", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("burst", {{"index.js", R"(
+    export const jobs = { later: () => {} }
+    export async function processEvent(e, { jobs }) {
+      await Promise.all(Array.from({ length: 500 }, (_, i) => jobs.later(i).runIn(1, 'hour')))
+      return e
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  process(*h);
+  CHECK(h->query("SELECT count(*) FROM jobs WHERE name = 'later' AND state = 'available'") == "500");
+  CHECK(h->query("SELECT count(DISTINCT payload) FROM jobs") == "500");
+}
+
+TEST_CASE("queue: a failing job is retried with backoff, then kept as failed with its error", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("flaky", {{"index.js", R"(
+    export const jobs = { doomed: async (payload, { storage }) => {
+      const n = (await storage.get('tries', 0)) + 1
+      await storage.set('tries', n)
+      throw new Error(`try ${n} failed`)
+    } }
+    export async function processEvent(e, { jobs }) { await jobs.doomed(1).runNow(); return e }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  process(*h);
+  CHECK(h->wait_for("SELECT state FROM jobs", "failed") == "failed");
+  CHECK(h->query("SELECT attempts FROM jobs") == "3");
+  CHECK(h->query("SELECT last_error FROM jobs") == "Error: try 3 failed (attempt 3 of 3)");
+  CHECK(h->query("SELECT value::text FROM app_storage WHERE key = 'tries'") == "3");
+  CHECK(h->query("SELECT finished_at IS NOT NULL FROM jobs") == "t");
+}
+
+TEST_CASE("queue: a job whose instance is gone or disabled is discarded with the reason", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("present", {{"index.js", "export const jobs = { known: () => {} }"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  auto id = h->query("SELECT id FROM app_instances");
+  h->query("INSERT INTO jobs (instance_id, name, max_attempts) VALUES (987654, 'x', 3), (" + id +
+           ", 'unknownJob', 3) RETURNING id");
+  h->query("SELECT pg_notify('plugin_server_jobs', '0')");
+  CHECK(h->wait_for("SELECT count(*) FROM jobs WHERE state = 'discarded'", "2") == "2");
+  CHECK(h->query("SELECT last_error FROM jobs WHERE instance_id = 987654") ==
+        "app instance 987654 is not installed on this daemon");
+  CHECK(h->query("SELECT last_error FROM jobs WHERE name = 'unknownJob'").find("has no job unknownJob") !=
+        std::string::npos);
+}
+
+TEST_CASE("queue: a job scheduled ahead starts on time, woken by its timer", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  h->queue_options().poll_interval = 60s;  // the poll must not be what starts it
+  auto app = h->write_app("timely", {{"index.js", R"(
+    export const jobs = { tick: async (at, { storage }) => { await storage.set('late_ms', Date.now() - at) } }
+    export async function processEvent(e, { jobs }) { await jobs.tick(Date.now() + 700).runIn(700, 'milliseconds'); return e }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  process(*h);
+  auto late = h->wait_for("SELECT count(*) FROM app_storage WHERE key = 'late_ms'", "1", 10s);
+  REQUIRE(late == "1");
+  auto late_ms = std::stol(h->query("SELECT value::text FROM app_storage WHERE key = 'late_ms'"));
+  CHECK(late_ms >= 0);
+  CHECK(late_ms < 1000);
+}
+
+TEST_CASE("queue: scheduled tasks run once per period and the period is recorded", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("periodic", {{"index.js", R"(
+    export async function runEveryMinute({ storage }) { await storage.set('minute', (await storage.get('minute', 0)) + 1) }
+    export async function runEveryDay({ storage }) { await storage.set('day', (await storage.get('day', 0)) + 1) }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  CHECK(h->wait_for("SELECT value::text FROM app_storage WHERE key = 'day'", "1") == "1");
+  CHECK(h->wait_for("SELECT count(*) FROM scheduled_task_runs WHERE task = 'runEveryDay'", "1") == "1");
+  // Another scheduler on the same database (a second daemon) adds nothing this period.
+  h->restart({RuntimeHarness::entry(app, {1})});
+  std::this_thread::sleep_for(2500ms);
+  CHECK(h->query("SELECT value::text FROM app_storage WHERE key = 'day'") == "1");
+  CHECK(h->query("SELECT count(*) FROM scheduled_task_runs WHERE task = 'runEveryDay'") == "1");
+}
+
+TEST_CASE("queue: retry delays grow exponentially with jitter, up to the cap", "[jobs][queue]") {
+  using ps::scheduler::retry_delay;
+  CHECK(retry_delay(1, 1000ms, 3600s, 0.5) == 1000ms);
+  CHECK(retry_delay(2, 1000ms, 3600s, 0.5) == 2000ms);
+  CHECK(retry_delay(5, 1000ms, 3600s, 0.5) == 16000ms);
+  CHECK(retry_delay(3, 1000ms, 3600s, 0.0) == 2000ms);
+  CHECK(retry_delay(30, 1000ms, 60s, 0.9) == 60s);
+}
+
+TEST_CASE("queue: task periods are UTC minutes, hours and days", "[jobs][queue]") {
+  auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1706702461));  // 2024-01-31T12:01:01Z
+  CHECK(ps::scheduler::period_start("runEveryMinute", at) == 1706702460);
+  CHECK(ps::scheduler::period_start("runEveryHour", at) == 1706702400);
+  CHECK(ps::scheduler::period_start("runEveryDay", at) == 1706659200);
+}
