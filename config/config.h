@@ -44,6 +44,7 @@ struct RuntimeConfig {
 
 struct JobsConfig {
   int workers = 4;             // jobs run at once by this daemon
+  int prefetch = 500;          // claimed jobs held ready for a free worker
   int max_attempts = 3;        // then a job stays `failed`
   int max_payload_bytes = 1 << 20;
   int poll_interval_ms = 5000;  // the safety poll behind LISTEN/NOTIFY and the timer

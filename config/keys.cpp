@@ -108,6 +108,8 @@ const std::vector<KeySpec>& key_specs() {
        .min = 1, .max = 1024},
       {.section = "jobs", .name = "max_attempts", .integer = [](Config& c) -> int& { return c.jobs.max_attempts; },
        .min = 1, .max = 1000},
+      {.section = "jobs", .name = "prefetch", .integer = [](Config& c) -> int& { return c.jobs.prefetch; },
+       .min = 0, .max = 100000},
       {.section = "jobs", .name = "max_payload_bytes",
        .integer = [](Config& c) -> int& { return c.jobs.max_payload_bytes; }, .min = 16, .max = 64 << 20},
       {.section = "jobs", .name = "poll_interval_ms",

@@ -120,6 +120,7 @@ bool Completer::write(const std::vector<JobOutcome>& batch) {
   succeeded += "}";
   try {
     pqxx::work tx(session_.get());
+    tx.exec0(sql::kNoFlushWait);
     if (succeeded.size() > 2) tx.exec_params0(sql::kDeleteSucceeded, succeeded, worker_id_);
     auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
     if (!retries.empty()) tx.exec_params0(sql::kRetry, dump(retries), worker_id_);

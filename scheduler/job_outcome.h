@@ -1,6 +1,7 @@
 #pragma once
 // A claimed job, and what became of it.
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,7 @@ struct ClaimedJob {
   int attempts = 0;  // including this one
   int max_attempts = 1;
   double lag_seconds = 0;  // from run_at to the claim
+  std::chrono::steady_clock::time_point claimed_at;
 };
 
 enum class Verdict { Succeeded, Retry, Failed, Discarded };

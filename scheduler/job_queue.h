@@ -30,6 +30,7 @@ struct JobQueueOptions {
   std::string database_url;
   std::string worker_id;  // this daemon, in jobs.locked_by
   int workers = 4;
+  int prefetch = 500;
   std::chrono::milliseconds poll_interval{5000};
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds retry_base{1000};

@@ -26,6 +26,7 @@ JobWorkers::JobWorkers(WorkerOptions options, runtime::AppRegistry& registry, Co
       lag_(metrics.histogram("plugin_server_jobs_start_lag_seconds", "Time from a job's run_at to its start.",
                              metrics::duration_buckets())),
       session_(options_.database_url, std::chrono::seconds(5)),
+      min_chunk_(std::clamp((options_.slots + options_.prefetch) / 2, 1, 256)),
       thread_([this] { loop(); }) {}
 
 JobWorkers::~JobWorkers() {
@@ -52,6 +53,8 @@ void JobWorkers::stop_claiming() {
 
 bool JobWorkers::wait_idle(std::chrono::milliseconds grace) {
   std::unique_lock lock(mutex_);
+  // Claimed jobs not started yet are left for the release.
+  local_.clear();
   return idle_.wait_for(lock, grace, [this] { return running_ == 0; });
 }
 
@@ -59,9 +62,13 @@ void JobWorkers::loop() {
   auto next_poll = Clock::now() + options_.poll_interval;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    auto free = options_.slots - running_;
+    int in_hand = running_ + static_cast<int>(local_.size());
+    int wanted = options_.slots + options_.prefetch - in_hand;
     bool due = due_now_ || Clock::now() >= next_due_ || Clock::now() >= next_poll;
-    if (free <= 0 || !due) {
+    // With a backlog, claim in chunks rather than a job per freed slot: one
+    // round trip then serves many jobs.
+    bool worth_it = wanted > 0 && (!maybe_more_ || in_hand == 0 || wanted >= min_chunk_);
+    if (!due || !worth_it) {
       wake_.wait_until(lock, std::min(next_due_, next_poll));
       continue;
     }
@@ -69,13 +76,13 @@ void JobWorkers::loop() {
     due_now_ = false;
     if (Clock::now() >= next_due_) next_due_ = Clock::time_point::max();
     lock.unlock();
-    int claimed = claim(free);
+    int claimed = claim(wanted);
     lock.lock();
     if (claimed < 0) {
       wake_.wait_for(lock, kOutageBackoff, [this] { return stopping_; });
       due_now_ = true;
     } else {
-      maybe_more_ = claimed == free;
+      maybe_more_ = claimed == wanted;
       if (maybe_more_) due_now_ = true;
     }
   }
@@ -86,7 +93,10 @@ int JobWorkers::claim(int wanted) {
   std::optional<long long> next_in_ms;
   try {
     pqxx::work tx(session_.get());
+    tx.exec0(sql::kNoFlushWait);
+    tx.exec0(sql::kClaimPlan);
     auto rows = tx.exec_params(sql::kClaim, wanted, options_.worker_id, options_.lease.count());
+    auto claimed_at = Clock::now();
     for (const auto& row : rows) {
       ClaimedJob job;
       job.id = row[0].as<long long>();
@@ -97,6 +107,7 @@ int JobWorkers::claim(int wanted) {
       job.attempts = row[5].as<int>();
       job.max_attempts = row[6].as<int>();
       job.lag_seconds = row[7].as<double>();
+      job.claimed_at = claimed_at;
       jobs.push_back(std::move(job));
     }
     if (static_cast<int>(jobs.size()) < wanted) {
@@ -110,16 +121,37 @@ int JobWorkers::claim(int wanted) {
     return -1;
   }
   if (next_in_ms) wake(Clock::now() + std::chrono::milliseconds(std::max(0LL, *next_in_ms)));
+  int claimed = static_cast<int>(jobs.size());
   {
     std::lock_guard lock(mutex_);
-    running_ += static_cast<int>(jobs.size());
+    for (auto& job : jobs) local_.push_back(std::move(job));
   }
-  for (auto& job : jobs) dispatch(std::move(job));
-  return static_cast<int>(jobs.size());
+  pump();
+  return claimed;
+}
+
+void JobWorkers::pump() {
+  // A discarded job finishes at once and pumps again: let the outer loop do it.
+  thread_local bool pumping = false;
+  if (pumping) return;
+  pumping = true;
+  for (;;) {
+    ClaimedJob job;
+    {
+      std::lock_guard lock(mutex_);
+      if (running_ >= options_.slots || local_.empty()) break;
+      job = std::move(local_.front());
+      local_.pop_front();
+      ++running_;
+    }
+    dispatch(std::move(job));
+  }
+  pumping = false;
 }
 
 void JobWorkers::dispatch(ClaimedJob job) {
-  lag_.observe(std::max(0.0, job.lag_seconds));
+  auto waited = std::chrono::duration<double>(Clock::now() - job.claimed_at).count();
+  lag_.observe(std::max(0.0, job.lag_seconds + waited));
   auto instance = registry_.find(job.instance);
   std::string app = instance ? instance->name() : "unknown";
   auto discard = [&](const std::string& why) {
@@ -164,6 +196,7 @@ void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcom
     --running_;
     if (maybe_more_) due_now_ = true;
   }
+  pump();
   wake_.notify_all();
   idle_.notify_all();
 }

@@ -1,12 +1,13 @@
 #pragma once
 // Claims due jobs in batches (FOR UPDATE SKIP LOCKED, so daemons sharing a
-// database never take the same job), up to the free worker slots, and hands
-// each to its app instance. Woken by NOTIFY, by a timer set for the earliest
+// database never take the same job), enough for the free worker slots plus a
+// small local backlog, and hands each to its app instance as a slot frees. Woken by NOTIFY, by a timer set for the earliest
 // future run_at, by a freed slot, and by a slow safety poll.
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,7 +30,8 @@ class Completer;
 struct WorkerOptions {
   std::string database_url;
   std::string worker_id;
-  int slots = 4;
+  int slots = 4;      // jobs running at once
+  int prefetch = 500; // claimed jobs waiting here for a slot (no round trip per job)
   std::chrono::milliseconds poll_interval{5000};
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds retry_base{1000};
@@ -53,6 +55,7 @@ class JobWorkers {
  private:
   void loop();
   int claim(int wanted);
+  void pump();  // starts held jobs while slots are free
   void dispatch(ClaimedJob job);
   void finish(const ClaimedJob& job, const std::string& app, JobOutcome outcome);
 
@@ -62,11 +65,13 @@ class JobWorkers {
   metrics::Registry& metrics_;
   metrics::Histogram& lag_;
   db::Session session_;
+  const int min_chunk_;  // free slots worth a claim while there is a backlog
 
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
   int running_ = 0;
+  std::deque<ClaimedJob> local_;  // claimed, waiting for a slot
   bool due_now_ = true;  // claim at once (also at start)
   bool maybe_more_ = false;  // the last claim was full: more may be due
   Clock::time_point next_due_ = Clock::time_point::max();

@@ -19,6 +19,16 @@ inline constexpr const char* kChannel = "plugin_server_jobs";
 // $1: payload (the earliest run_at in ms, as text).
 inline constexpr const char* kNotify = "SELECT pg_notify('plugin_server_jobs', $1)";
 
+// Claims and outcomes need not wait for the WAL flush: if a crash loses one,
+// the job is simply run again (at-least-once). Only enqueue waits, because an
+// app is told its job is durable.
+inline constexpr const char* kNoFlushWait = "SET LOCAL synchronous_commit = off";
+
+// The claim must walk jobs_available in order. Right after a burst of
+// inserts the table's statistics are stale and the planner picks a bitmap
+// scan plus a sort of every available job instead, each claim: rule that out.
+inline constexpr const char* kClaimPlan = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off";
+
 // $1: how many, $2: this daemon's id, $3: lease in ms.
 inline constexpr const char* kClaim = R"SQL(
   WITH due AS (
