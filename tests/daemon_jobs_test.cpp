@@ -95,18 +95,21 @@ TEST_CASE("daemon jobs: a job whose daemon is killed mid-run is run again by ano
   JobsFixture fixture(server.base());
   auto first = fixture.start_daemon();
   fixture.enqueue("hold", 1, 1);
-  REQUIRE(fixture.wait_for("SELECT state FROM jobs", "running", 10s));
+  REQUIRE(fixture.wait_for("SELECT state FROM jobs WHERE kind = 'job'", "running", 10s));
   for (int i = 0; i < 200 && server.hits("/hold?job=1") == 0; ++i) std::this_thread::sleep_for(25ms);
   REQUIRE(server.hits("/hold?job=1") == 1);
   first->signal(SIGKILL);
   REQUIRE(first->wait(10s) == 128 + SIGKILL);
 
   auto second = fixture.start_daemon();
-  CHECK(fixture.wait_for("SELECT count(*) FROM jobs", "0", 30s));
+  bool done = fixture.wait_for("SELECT count(*) FROM jobs WHERE kind = 'job'", "0", 30s);
+  INFO("jobs: " << fixture.query("SELECT string_agg(kind || ' ' || state || ' ' || coalesce(locked_by, '-'), ', ') FROM jobs"));
+  INFO("first daemon:\n" << first->output() << "\nsecond daemon:\n" << second->output());
+  CHECK(done);
   CHECK(server.hits("/hold?job=1") == 2);
   second->signal(SIGTERM);
   CHECK(second->wait(20s) == 0);
-  CHECK(second->output().find("rescued 1 job(s)") != std::string::npos);
+  CHECK(second->output().find("jobs: rescued") != std::string::npos);
 }
 
 TEST_CASE("daemon jobs: two daemons on one database run 1,000 jobs, each exactly once", "[jobs][daemon]") {
@@ -115,7 +118,7 @@ TEST_CASE("daemon jobs: two daemons on one database run 1,000 jobs, each exactly
   auto a = fixture.start_daemon();
   auto b = fixture.start_daemon();
   fixture.enqueue("hit", 1, 1000);
-  REQUIRE(fixture.wait_for("SELECT count(*) FROM jobs", "0", 60s));
+  REQUIRE(fixture.wait_for("SELECT count(*) FROM jobs WHERE kind = 'job'", "0", 60s));
   auto hits = server.hits();
   int jobs_seen = 0, duplicates = 0;
   for (const auto& [path, n] : hits) {
@@ -154,15 +157,15 @@ TEST_CASE("daemon jobs: shutdown releases unfinished jobs so another daemon take
   JobsFixture fixture(server.base(), /*shutdown_grace_ms=*/300);
   auto first = fixture.start_daemon();
   fixture.enqueue("hold", 7, 7);
-  REQUIRE(fixture.wait_for("SELECT state FROM jobs", "running", 10s));
+  REQUIRE(fixture.wait_for("SELECT state FROM jobs WHERE kind = 'job'", "running", 10s));
   for (int i = 0; i < 200 && server.hits("/hold?job=7") == 0; ++i) std::this_thread::sleep_for(25ms);
   first->signal(SIGTERM);
   REQUIRE(first->wait(20s) == 0);
   CHECK(first->output().find("released 1 unfinished job(s)") != std::string::npos);
-  CHECK(fixture.query("SELECT state || ':' || attempts || ':' || (locked_by IS NULL) FROM jobs") == "available:0:true");
+  CHECK(fixture.query("SELECT state || ':' || attempts || ':' || (locked_by IS NULL) FROM jobs WHERE kind = 'job'") == "available:0:true");
 
   auto second = fixture.start_daemon();
-  CHECK(fixture.wait_for("SELECT count(*) FROM jobs", "0", 20s));
+  CHECK(fixture.wait_for("SELECT count(*) FROM jobs WHERE kind = 'job'", "0", 20s));
   CHECK(server.hits("/hold?job=7") == 2);
   second->signal(SIGTERM);
   CHECK(second->wait(20s) == 0);
