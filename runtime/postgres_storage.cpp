@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "db/error_text.h"
 #include "db/pool.h"
 #include "runtime/executor.h"
 
@@ -19,9 +20,7 @@ StorageResult attempt(db::Pool& pool, Query query) {
     tx.commit();
     return result;
   } catch (const std::exception& e) {
-    std::string text = e.what();
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    return {std::nullopt, text};
+    return {std::nullopt, db::error_text(e)};
   }
 }
 

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "metrics/registry.h"
 #include "scheduler/sql.h"
 
@@ -128,7 +129,7 @@ bool Completer::write(const std::vector<JobOutcome>& batch) {
     tx.commit();
   } catch (const std::exception& e) {
     session_.reset();
-    spdlog::error("jobs: could not record {} outcome(s), will retry: {}", batch.size(), e.what());
+    spdlog::error("jobs: could not record {} outcome(s), will retry: {}", batch.size(), db::error_text(e));
     return false;
   }
   std::map<std::pair<Verdict, std::string>, int> counts;

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "metrics/registry.h"
 #include "scheduler/sql.h"
 
@@ -74,8 +75,7 @@ void JobEnqueuer::commit(std::vector<Pending>& batch) {
     tx.commit();
   } catch (const std::exception& e) {
     session_.reset();
-    error = e.what();
-    while (!error->empty() && (error->back() == '\n' || error->back() == ' ')) error->pop_back();
+    error = db::error_text(e);
     spdlog::error("jobs: could not enqueue {} job(s): {}", batch.size(), *error);
   }
   if (!error) {

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "db/session.h"
 #include "scheduler/backoff.h"
 #include "scheduler/completer.h"
@@ -93,7 +94,7 @@ void JobQueue::stop(std::chrono::milliseconds grace) {
     tx.commit();
     if (released > 0) spdlog::info("jobs: released {} unfinished job(s) for other daemons", released);
   } catch (const std::exception& e) {
-    spdlog::error("jobs: could not release unfinished jobs (they will be rescued when their lease expires): {}", e.what());
+    spdlog::error("jobs: could not release unfinished jobs (they will be rescued when their lease expires): {}", db::error_text(e));
   }
   notifier_.reset();
   maintenance_.reset();

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "metrics/registry.h"
 #include "runtime/app_registry.h"
 #include "scheduler/backoff.h"
@@ -117,7 +118,7 @@ int JobWorkers::claim(int wanted) {
     tx.commit();
   } catch (const std::exception& e) {
     session_.reset();
-    spdlog::error("jobs: claiming failed, retrying in 1 s: {}", e.what());
+    spdlog::error("jobs: claiming failed, retrying in 1 s: {}", db::error_text(e));
     return -1;
   }
   if (next_in_ms) wake(Clock::now() + std::chrono::milliseconds(std::max(0LL, *next_in_ms)));

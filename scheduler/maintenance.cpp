@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "metrics/registry.h"
 #include "scheduler/sql.h"
 
@@ -20,28 +21,12 @@ Maintenance::Maintenance(MaintenanceOptions options, metrics::Registry& metrics,
       metrics_(metrics),
       on_rescued_(std::move(on_rescued)),
       session_(options_.database_url, std::chrono::seconds(5)),
-      thread_([this] { loop(); }) {}
+      // Renew well before a lease runs out: three times per lease.
+      periodic_(std::make_unique<base::Periodic>(
+          std::clamp(options_.lease / 3, std::chrono::milliseconds(100), std::chrono::milliseconds(1000)),
+          [this] { tick(ticks_++); })) {}
 
-Maintenance::~Maintenance() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
-
-void Maintenance::loop() {
-  // Renew well before a lease runs out: three times per lease.
-  auto interval = std::clamp(options_.lease / 3, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
-  std::unique_lock lock(mutex_);
-  for (long n = 0; !stopping_; ++n) {
-    lock.unlock();
-    tick(n);
-    lock.lock();
-    wake_.wait_for(lock, interval, [this] { return stopping_; });
-  }
-}
+Maintenance::~Maintenance() = default;
 
 void Maintenance::tick(long n) {
   try {
@@ -75,7 +60,7 @@ void Maintenance::tick(long n) {
     }
   } catch (const std::exception& e) {
     session_.reset();
-    spdlog::error("jobs: queue maintenance failed: {}", e.what());
+    spdlog::error("jobs: queue maintenance failed: {}", db::error_text(e));
   }
 }
 

@@ -5,12 +5,11 @@
 // queue depth by state.
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 
+#include "base/periodic.h"
 #include "db/session.h"
 
 namespace ps::metrics {
@@ -33,17 +32,14 @@ class Maintenance {
   ~Maintenance();
 
  private:
-  void loop();
   void tick(long n);
 
   MaintenanceOptions options_;
   metrics::Registry& metrics_;
   std::function<void()> on_rescued_;
   db::Session session_;  // used by the maintenance thread only
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  long ticks_ = 0;
+  std::unique_ptr<base::Periodic> periodic_;  // last: stops before the state it uses goes
 };
 
 }  // namespace ps::scheduler

@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "db/session.h"
 #include "scheduler/sql.h"
 
@@ -51,7 +52,7 @@ void Notifier::loop() {
       while (!stopping_) conn.await_notification(0, 200000);
     } catch (const std::exception& e) {
       session.reset();
-      if (!reported) spdlog::error("jobs: LISTEN connection lost, reconnecting: {}", e.what());
+      if (!reported) spdlog::error("jobs: LISTEN connection lost, reconnecting: {}", db::error_text(e));
       reported = true;
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

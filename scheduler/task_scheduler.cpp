@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "runtime/app_registry.h"
 #include "scheduler/sql.h"
 
@@ -18,26 +19,9 @@ TaskScheduler::TaskScheduler(std::string database_url, runtime::AppRegistry& reg
     : registry_(registry),
       on_queued_(std::move(on_queued)),
       session_(std::move(database_url), std::chrono::seconds(5)),
-      thread_([this] { loop(); }) {}
+      periodic_(std::make_unique<base::Periodic>(std::chrono::milliseconds(1000), [this] { tick(); })) {}
 
-TaskScheduler::~TaskScheduler() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
-
-void TaskScheduler::loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    tick();
-    lock.lock();
-    wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
-  }
-}
+TaskScheduler::~TaskScheduler() = default;
 
 void TaskScheduler::tick() {
   auto now = std::chrono::system_clock::now();
@@ -56,7 +40,7 @@ void TaskScheduler::tick() {
         queued = queued || !rows.empty();
       } catch (const std::exception& e) {
         session_.reset();
-        spdlog::error("jobs: could not schedule {} of {}: {}", task, instance->label(), e.what());
+        spdlog::error("jobs: could not schedule {} of {}: {}", task, instance->label(), db::error_text(e));
         return;
       }
     }

@@ -4,13 +4,12 @@
 // after an outage one catch-up run (for the current period), not a pile.
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 
+#include "base/periodic.h"
 #include "db/session.h"
 
 namespace ps::runtime {
@@ -29,7 +28,6 @@ class TaskScheduler {
   ~TaskScheduler();
 
  private:
-  void loop();
   void tick();
 
   runtime::AppRegistry& registry_;
@@ -37,10 +35,7 @@ class TaskScheduler {
   db::Session session_;
   // (instance, task) -> the last period this daemon made sure of.
   std::map<std::pair<long long, std::string>, long long> done_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<base::Periodic> periodic_;  // last: stops before the state it uses goes
 };
 
 }  // namespace ps::scheduler

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "db/error_text.h"
 #include "db/migrations.h"
 #include "db/pool.h"
 #include "metrics/registry.h"
@@ -13,7 +14,7 @@
 namespace ps::server {
 
 namespace {
-constexpr auto kInterval = std::chrono::seconds(1);
+constexpr auto kInterval = std::chrono::milliseconds(1000);
 }
 
 PostgresMonitor::PostgresMonitor(db::Pool& pool, Readiness& readiness, metrics::Registry& registry)
@@ -22,34 +23,10 @@ PostgresMonitor::PostgresMonitor(db::Pool& pool, Readiness& readiness, metrics::
       up_(registry.gauge("plugin_server_postgres_up", "1 when the last Postgres check succeeded, else 0.")) {
   readiness_.set("postgres", false, "not checked yet");
   readiness_.set("migrations", false, "not applied yet");
-  thread_ = std::thread([this] { loop(); });
+  periodic_ = std::make_unique<base::Periodic>(kInterval, [this] { check(); });
 }
 
-PostgresMonitor::~PostgresMonitor() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
-
-void PostgresMonitor::loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    check();
-    lock.lock();
-    wake_.wait_for(lock, kInterval, [this] { return stopping_; });
-  }
-}
-
-namespace {
-std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-}  // namespace
+PostgresMonitor::~PostgresMonitor() = default;
 
 void PostgresMonitor::check() {
   std::optional<db::Pool::Lease> conn;
@@ -58,7 +35,7 @@ void PostgresMonitor::check() {
     pqxx::nontransaction tx(**conn);
     tx.exec1("SELECT 1");
   } catch (const std::exception& e) {
-    auto reason = trimmed(e.what());
+    auto reason = db::error_text(e);
     if (last_up_) spdlog::error("postgres: not reachable: {}", reason);
     last_up_ = false;
     up_.set(0);
@@ -76,7 +53,7 @@ void PostgresMonitor::check() {
     spdlog::info("postgres: schema at version {} ({} migration(s) applied now)", db::schema_version(**conn), applied);
     readiness_.set("migrations", true);
   } catch (const std::exception& e) {
-    auto reason = trimmed(e.what());
+    auto reason = db::error_text(e);
     if (reason != last_migration_error_) spdlog::error("postgres: migrations failed: {}", reason);
     last_migration_error_ = reason;
     readiness_.set("migrations", false, reason);

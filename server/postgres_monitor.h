@@ -5,10 +5,10 @@
 // makes it not ready until Postgres is back.
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
+
+#include "base/periodic.h"
 
 namespace ps::db {
 class Pool;
@@ -33,7 +33,6 @@ class PostgresMonitor {
   bool migrated() const { return migrated_.load(); }
 
  private:
-  void loop();
   void check();
 
   db::Pool& pool_;
@@ -43,10 +42,7 @@ class PostgresMonitor {
   // Log changes of state, not every failed check.
   bool last_up_ = true;
   std::string last_migration_error_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<base::Periodic> periodic_;  // last: stops before the state it uses goes
 };
 
 }  // namespace ps::server

@@ -1,18 +1,32 @@
 // Keeps a running count of events per distinct_id in meta.storage (durable in
-// Postgres, private to this instance) and records the HTTP status of a URL
-// fetched once at setup.
+// Postgres, private to this instance), records the HTTP status of a URL
+// fetched once at setup, and schedules a digest job every third event of a
+// person.
+export const jobs = {
+  sendDigest: async ({ person, count }) => {
+    console.info(`digest: ${person} has sent ${count} events`)
+  },
+}
+
 export async function setupPlugin({ config, global }) {
   const res = await fetch(config.statusUrl, { timeout: 5000 })
   global.statusCode = res.status
   console.info(`status URL answered ${res.status}`)
 }
 
-export async function processEvent(event, { storage, global }) {
+export async function processEvent(event, { storage, global, jobs }) {
   const key = `count:${event.distinct_id}`
   const count = (await storage.get(key, 0)) + 1
   await storage.set(key, count)
+  if (count % 3 === 0) {
+    await jobs.sendDigest({ person: event.distinct_id, count }).runIn(2, 'seconds')
+  }
   event.properties = event.properties || {}
   event.properties.visit_count = count
   event.properties.status_code = global.statusCode
   return event
+}
+
+export async function runEveryMinute({ storage }) {
+  console.info(`a minute passed; alice has sent ${await storage.get('count:alice', 0)} events`)
 }
