@@ -1,0 +1,26 @@
+#pragma once
+// Turns an input message into an event, or says why it belongs in the
+// dead-letter topic. Messages are either a plain event object, or an
+// envelope whose `data` field is the event as a JSON string (merged over the
+// envelope: the event's fields win).
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace ps::ingestion {
+
+struct ParsedEvent {
+  long long team_id = 0;
+  std::string distinct_id;
+  std::string json;  // the event, as the apps receive it
+};
+
+struct DeadLetter {
+  std::string reason;
+};
+
+std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std::size_t max_bytes);
+
+}  // namespace ps::ingestion

@@ -1,0 +1,55 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "ingestion/message_parser.h"
+
+using ps::ingestion::DeadLetter;
+using ps::ingestion::ParsedEvent;
+using ps::ingestion::parse_message;
+
+namespace {
+std::string reason(const std::string& bytes, std::size_t max = 1 << 20) {
+  auto r = parse_message(bytes, max);
+  REQUIRE(std::holds_alternative<DeadLetter>(r));
+  return std::get<DeadLetter>(r).reason;
+}
+}  // namespace
+
+TEST_CASE("message parser: a plain event", "[ingestion][parser]") {
+  auto r = parse_message(R"({"event":"$pageview","team_id":2,"distinct_id":"u1","properties":{"a":1}})", 1 << 20);
+  REQUIRE(std::holds_alternative<ParsedEvent>(r));
+  auto e = std::get<ParsedEvent>(r);
+  CHECK(e.team_id == 2);
+  CHECK(e.distinct_id == "u1");
+  CHECK(nlohmann::json::parse(e.json)["properties"]["a"] == 1);
+}
+
+TEST_CASE("message parser: an envelope's data is merged over it", "[ingestion][parser]") {
+  nlohmann::json data = {{"event", "signup"}, {"distinct_id", 42}, {"properties", {{"plan", "pro"}}}, {"ip", "inner"}};
+  nlohmann::json envelope = {{"team_id", 3}, {"ip", "outer"}, {"now", "2026-01-01T00:00:00Z"}, {"data", data.dump()}};
+  auto r = parse_message(envelope.dump(), 1 << 20);
+  REQUIRE(std::holds_alternative<ParsedEvent>(r));
+  auto e = std::get<ParsedEvent>(r);
+  auto event = nlohmann::json::parse(e.json);
+  CHECK(e.team_id == 3);
+  CHECK(e.distinct_id == "42");
+  CHECK(event["ip"] == "inner");
+  CHECK(event["now"] == "2026-01-01T00:00:00Z");
+  CHECK(event["properties"]["plan"] == "pro");
+  CHECK_FALSE(event.contains("data"));
+}
+
+TEST_CASE("message parser: every dead-letter case names its reason", "[ingestion][parser]") {
+  CHECK(reason("not json") == "not valid JSON");
+  CHECK(reason("[1,2]") == "not a JSON object");
+  CHECK(reason(R"({"event":"e","distinct_id":"d"})") == "missing team_id");
+  CHECK(reason(R"({"event":"e","distinct_id":"d","team_id":"2"})") == "team_id is not an integer");
+  CHECK(reason(R"({"team_id":1,"distinct_id":"d"})") == "missing event");
+  CHECK(reason(R"({"team_id":1,"event":"","distinct_id":"d"})") == "event is not a non-empty string");
+  CHECK(reason(R"({"team_id":1,"event":"e"})") == "missing distinct_id");
+  CHECK(reason(R"({"team_id":1,"event":"e","distinct_id":null})") == "distinct_id is not a string or number");
+  CHECK(reason(R"({"team_id":1,"data":"{oops"})") == "the envelope's data is not valid JSON");
+  CHECK(reason(R"({"team_id":1,"data":"[]"})") == "the envelope's data is not a JSON object");
+  CHECK(reason(R"({"team_id":1,"event":"e","distinct_id":"d"})", 10) == "message is 43 bytes, over the limit of 10");
+}
