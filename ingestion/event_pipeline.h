@@ -1,0 +1,56 @@
+#pragma once
+// The ingestion loop: a consumer in a consumer group reads the input topic;
+// each event goes through its team's apps (in order within its partition,
+// partitions in parallel); the result goes to the output topic keyed by
+// `<team_id>:<distinct_id>`; unusable messages go to the dead-letter topic
+// with the reason in headers. An input offset is committed only once every
+// message up to it is settled: produced and acknowledged, dead-lettered and
+// acknowledged, or dropped by an app (at-least-once).
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace ps::metrics {
+class Registry;
+}
+namespace ps::runtime {
+class EventChain;
+}
+
+namespace ps::ingestion {
+
+struct PipelineOptions {
+  std::string brokers;  // bootstrap servers
+  std::string group_id;
+  std::string input_topic;
+  std::string output_topic;
+  std::string dlq_topic;
+  std::size_t max_message_bytes = 1u << 20;
+  std::size_t max_in_flight = 10000;  // consumed but not settled; over it, fetching pauses
+  int session_timeout_ms = 10000;
+  std::chrono::milliseconds commit_interval{200};
+};
+
+class EventPipeline {
+ public:
+  EventPipeline(PipelineOptions options, const runtime::EventChain& chain, metrics::Registry& metrics);
+  // stop() with no grace period.
+  ~EventPipeline();
+  EventPipeline(const EventPipeline&) = delete;
+  EventPipeline& operator=(const EventPipeline&) = delete;
+
+  // Stops fetching, lets in-flight events settle for up to `grace`, commits
+  // what settled, and leaves the group. Idempotent.
+  void stop(std::chrono::milliseconds grace);
+
+  // For /_ready: false with a reason while the brokers cannot be reached.
+  bool connected(std::string* reason) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ps::ingestion

@@ -1,0 +1,153 @@
+// The ingestion pipeline against the test broker (a separate process) and
+// real app instances.
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "ingestion/event_pipeline.h"
+#include "tests/support/kafka.h"
+#include "tests/support/runtime_harness.h"
+
+using namespace std::chrono_literals;
+using ps::test::RuntimeHarness;
+using nlohmann::json;
+
+namespace {
+
+ps::ingestion::PipelineOptions options_for(const ps::test::KafkaBroker& broker, const std::string& group) {
+  ps::ingestion::PipelineOptions o;
+  o.brokers = broker.bootstrap();
+  o.group_id = group;
+  o.input_topic = "in";
+  o.output_topic = "out";
+  o.dlq_topic = "dlq";
+  o.max_message_bytes = 4096;
+  o.session_timeout_ms = 6000;
+  return o;
+}
+
+std::string event(long long team, const std::string& name, const std::string& distinct, json properties = json::object()) {
+  return json{{"event", name}, {"team_id", team}, {"distinct_id", distinct}, {"properties", properties}}.dump();
+}
+
+}  // namespace
+
+TEST_CASE("ingestion: events pass through, are transformed, dropped, marked failed; envelopes are merged",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
+  RuntimeHarness h;
+  auto app = h.write_app("shaper", {{"index.js", R"(
+    export function processEvent(e) {
+      if (e.event === 'drop') return null
+      if (e.event === 'boom') throw new Error('nope')
+      e.properties.shaped = true
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  ps::ingestion::EventPipeline pipeline(options_for(broker, "g1"), h.runtime().chain(), h.metrics());
+
+  json envelope = {{"team_id", 1}, {"ip", "1.2.3.4"},
+                   {"data", json{{"event", "from-envelope"}, {"distinct_id", "e1"}, {"properties", json::object()}}.dump()}};
+  ps::test::produce(broker.bootstrap(), "in",
+                    {{"a", event(1, "keep", "u1")}, {"b", event(2, "other-team", "u2", {{"x", 1}})},
+                     {"c", event(1, "drop", "u3")}, {"d", event(1, "boom", "u4")}, {"e", envelope.dump()}});
+  auto out = ps::test::consume(broker.bootstrap(), "out", 4, 30s);
+  REQUIRE(out.size() == 4);
+  std::map<std::string, std::pair<std::string, json>> by_event;
+  for (const auto& m : out) {
+    auto e = json::parse(m.value);
+    by_event[e["event"]] = {m.key, e};
+  }
+  CHECK(by_event["keep"].first == "1:u1");
+  CHECK(by_event["keep"].second["properties"]["shaped"] == true);
+  CHECK(by_event["other-team"].first == "2:u2");
+  CHECK(by_event["other-team"].second["properties"] == json({{"x", 1}}));
+  CHECK_FALSE(by_event.count("drop"));
+  CHECK(by_event["boom"].second["properties"]["$plugins_failed"].size() == 1);
+  CHECK_FALSE(by_event["boom"].second["properties"].contains("shaped"));
+  CHECK(by_event["from-envelope"].first == "1:e1");
+  CHECK(by_event["from-envelope"].second["ip"] == "1.2.3.4");
+  CHECK(by_event["from-envelope"].second["properties"]["shaped"] == true);
+
+  pipeline.stop(5s);
+  auto metrics = h.metrics().render();
+  CHECK(metrics.find("plugin_server_ingestion_consumed_total 5") != std::string::npos);
+  CHECK(metrics.find("plugin_server_ingestion_produced_total 4") != std::string::npos);
+  CHECK(metrics.find("plugin_server_ingestion_dropped_total 1") != std::string::npos);
+  CHECK(metrics.find("plugin_server_ingestion_failed_in_app_total 1") != std::string::npos);
+}
+
+TEST_CASE("ingestion: unusable messages go to the dead-letter topic with the reason and the source", "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:1", "out:1", "dlq:1"});
+  RuntimeHarness h;
+  ps::ingestion::EventPipeline pipeline(options_for(broker, "g2"), h.runtime().chain(), h.metrics());
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"k", "not json"}, {"k", "[1]"}, {"k", R"({"event":"e","distinct_id":"d"})"},
+      {"k", R"({"event":"e","team_id":1})"}, {"k", event(1, "huge", "d", {{"pad", std::string(5000, 'x')}})},
+      {"k", event(1, "fine", "d")}};
+  ps::test::produce(broker.bootstrap(), "in", bad);
+  auto dead = ps::test::consume(broker.bootstrap(), "dlq", 5, 30s);
+  REQUIRE(dead.size() == 5);
+  std::vector<std::string> reasons;
+  for (const auto& m : dead) {
+    std::map<std::string, std::string> headers(m.headers.begin(), m.headers.end());
+    reasons.push_back(headers["dlq-reason"]);
+    CHECK(headers["dlq-source-topic"] == "in");
+    CHECK(headers["dlq-source-partition"] == "0");
+    CHECK(bad.at(std::stoul(headers["dlq-source-offset"])).second == m.value);  // the original bytes
+  }
+  CHECK(reasons == std::vector<std::string>{"not valid JSON", "not a JSON object", "missing team_id",
+                                            "missing distinct_id", reasons[4]});
+  CHECK(reasons[4].find("over the limit of 4096") != std::string::npos);
+  CHECK(ps::test::consume(broker.bootstrap(), "out", 1, 30s).size() == 1);
+}
+
+TEST_CASE("ingestion: events of one key keep their order across 10,000 events", "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:4", "out:4", "dlq:1"});
+  RuntimeHarness h;
+  auto app = h.write_app("async", {{"index.js", R"(
+    export async function processEvent(e) { await null; e.properties.seen = true; return e }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  ps::ingestion::EventPipeline pipeline(options_for(broker, "g3"), h.runtime().chain(), h.metrics());
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < 10000; ++i) {
+    auto person = "p" + std::to_string(i % 7);
+    input.emplace_back("1:" + person, event(1, "e", person, {{"seq", i}}));
+  }
+  ps::test::produce(broker.bootstrap(), "in", input);
+  auto out = ps::test::consume(broker.bootstrap(), "out", 10000, 60s);
+  REQUIRE(out.size() == 10000);
+  std::map<std::string, int> last;
+  int out_of_order = 0;
+  for (const auto& m : out) {
+    int seq = json::parse(m.value)["properties"]["seq"];
+    auto [it, fresh] = last.emplace(m.key, seq);
+    if (!fresh) {
+      if (seq <= it->second) ++out_of_order;
+      it->second = seq;
+    }
+  }
+  CHECK(out_of_order == 0);
+  CHECK(last.size() == 7);
+}
+
+TEST_CASE("ingestion: offsets are committed, so a restarted consumer does not read settled events again",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
+  RuntimeHarness h;
+  {
+    ps::ingestion::EventPipeline first(options_for(broker, "g4"), h.runtime().chain(), h.metrics());
+    ps::test::produce(broker.bootstrap(), "in", {{"a", event(1, "one", "u")}, {"b", event(1, "two", "v")}});
+    REQUIRE(ps::test::consume(broker.bootstrap(), "out", 2, 30s).size() == 2);
+    first.stop(5s);
+  }
+  ps::ingestion::EventPipeline second(options_for(broker, "g4"), h.runtime().chain(), h.metrics());
+  ps::test::produce(broker.bootstrap(), "in", {{"c", event(1, "three", "w")}});
+  auto out = ps::test::consume(broker.bootstrap(), "out", 4, 20s);
+  CHECK(out.size() == 3);
+}
