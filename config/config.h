@@ -25,6 +25,11 @@ struct KafkaConfig {
   std::string input_topic = "events_plugin_ingestion";
   std::string output_topic = "events_processed";
   std::string dlq_topic = "events_plugin_ingestion_dlq";
+  int max_message_bytes = 1 << 20;  // bigger input messages are dead-lettered
+  int max_in_flight = 10000;        // consumed, not yet settled; over it, fetching pauses
+  int session_timeout_ms = 10000;
+  int embedded_partitions = 4;      // per topic, for brokers = "embedded"
+  int sample_events_per_second = 0; // with brokers = "embedded": produce sample events (development)
 };
 
 struct HttpConfig {

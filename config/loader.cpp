@@ -143,6 +143,9 @@ class Loader {
         if (auto problem = spec.check(v)) problems.push_back(spec.dotted() + ": " + *problem + origin);
       }
     }
+    if (config.kafka.sample_events_per_second > 0 && config.kafka.brokers != "embedded") {
+      problems.push_back("kafka.sample_events_per_second: only allowed with kafka.brokers = \"embedded\"");
+    }
     std::string ignored;
     if (auto hp = parse_host_port(config.http.listen, &ignored)) {
       config.http.host = hp->host;

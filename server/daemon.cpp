@@ -7,6 +7,9 @@
 #include <spdlog/spdlog.h>
 
 #include "db/pool.h"
+#include "ingestion/event_pipeline.h"
+#include "ingestion/mock_broker.h"
+#include "ingestion/sample_events.h"
 #include "metrics/process_metrics.h"
 #include "metrics/registry.h"
 #include "runtime/app_runtime.h"
@@ -27,6 +30,9 @@ struct Daemon::Parts {
   std::unique_ptr<scheduler::JobEnqueuer> enqueuer;
   std::unique_ptr<runtime::AppRuntime> runtime;
   std::unique_ptr<scheduler::JobQueue> jobs;
+  std::unique_ptr<ingestion::MockBroker> embedded_broker;
+  std::unique_ptr<ingestion::EventPipeline> pipeline;
+  std::unique_ptr<ingestion::SampleEvents> samples;
   std::atomic<bool> apps_loaded{false};
   std::atomic<bool> stopping{false};
   std::thread app_loader;
@@ -90,6 +96,7 @@ void Daemon::start() {
   metrics::add_process_metrics(p.metrics);
   p.readiness.set("apps", false, "waiting for migrations");
   p.readiness.set("jobs", false, "waiting for the apps");
+  p.readiness.set("ingestion", false, "waiting for the apps");
 
   p.pool = std::make_unique<db::Pool>(config_.database.url, config_.database.pool_size,
                                       std::chrono::milliseconds(config_.database.connect_timeout_ms));
@@ -119,10 +126,45 @@ void Daemon::start() {
     p.jobs = std::make_unique<scheduler::JobQueue>(scheduler::job_queue_options(config_), p.runtime->registry(),
                                                    p.metrics);
     p.readiness.set("jobs", true);
+    if (!p.stopping) start_ingestion();
   });
-
-  spdlog::warn("ingestion is not built yet: kafka.brokers = \"{}\" is not used", config_.kafka.brokers);
   spdlog::info("plugin-server started");
+}
+
+void Daemon::start_ingestion() {
+  auto& p = *parts_;
+  const auto& k = config_.kafka;
+  std::string brokers = k.brokers;
+  try {
+    if (brokers == "embedded") {
+      p.embedded_broker = std::make_unique<ingestion::MockBroker>(
+          1, std::vector<ingestion::TopicSpec>{{k.input_topic, k.embedded_partitions},
+                                               {k.output_topic, k.embedded_partitions},
+                                               {k.dlq_topic, 1}});
+      brokers = p.embedded_broker->bootstrap();
+      spdlog::warn("kafka: using the embedded development broker at {}: it keeps nothing and is not for production",
+                   brokers);
+    }
+    ingestion::PipelineOptions o;
+    o.brokers = brokers;
+    o.group_id = k.group_id;
+    o.input_topic = k.input_topic;
+    o.output_topic = k.output_topic;
+    o.dlq_topic = k.dlq_topic;
+    o.max_message_bytes = static_cast<std::size_t>(k.max_message_bytes);
+    o.max_in_flight = static_cast<std::size_t>(k.max_in_flight);
+    o.session_timeout_ms = k.session_timeout_ms;
+    p.pipeline = std::make_unique<ingestion::EventPipeline>(o, p.runtime->chain(), p.metrics);
+    auto* pipeline = p.pipeline.get();
+    p.readiness.remove("ingestion");
+    p.readiness.set_probe("ingestion", [pipeline](std::string* detail) { return pipeline->connected(detail); });
+    if (k.sample_events_per_second > 0) {
+      p.samples = std::make_unique<ingestion::SampleEvents>(brokers, k.input_topic, k.sample_events_per_second);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("ingestion: cannot start: {}", e.what());
+    p.readiness.set("ingestion", false, e.what());
+  }
 }
 
 void Daemon::stop() {
@@ -134,12 +176,20 @@ void Daemon::stop() {
   p.stopping = true;
   // start() may have failed part-way: stop what did start.
   if (p.app_loader.joinable()) p.app_loader.join();
+  // Intake first: no new events, in-flight ones settle within the grace period.
+  p.samples.reset();
+  if (p.pipeline) {
+    p.readiness.remove("ingestion");
+    p.pipeline->stop(std::chrono::milliseconds(config_.server.shutdown_grace_ms));
+  }
   if (p.jobs) p.jobs->stop(std::chrono::milliseconds(config_.server.shutdown_grace_ms));
   if (p.runtime) p.runtime->stop();
   // HTTP handlers use the runtime: close HTTP before the runtime goes.
   p.http.reset();
   p.runtime.reset();
   // Jobs that outlived the grace period reported to the queue until the runtime stopped.
+  p.pipeline.reset();
+  p.embedded_broker.reset();
   p.jobs.reset();
   p.enqueuer.reset();
   p.postgres_monitor.reset();

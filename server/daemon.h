@@ -26,6 +26,7 @@ class Daemon {
  private:
   struct Parts;
   HttpRoutes routes();
+  void start_ingestion();
   config::Config config_;
   std::unique_ptr<Parts> parts_;
 };
