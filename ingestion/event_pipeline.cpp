@@ -295,13 +295,15 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     auto partition = item.partition;
     auto offset = item.offset;
     auto consumed_at = item.consumed_at;
-    chain.process(event.team_id, std::move(event.json),
-                  [this, partition, offset, consumed_at, generation, key](runtime::ChainResult r) {
+    auto team = event.team_id;
+    chain.process(team, std::move(event.json),
+                  [this, partition, offset, consumed_at, generation, key, team](runtime::ChainResult r) {
                     if (!r.failed.empty()) failed_in_app.inc();
                     if (!r.event) {
                       dropped.inc();
                       settle(partition, offset, generation, consumed_at);
                     } else {
+                      chain.on_event(team, *r.event);
                       produce(std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at,
                                                               opt.output_topic, key, std::move(*r.event), {}, false}));
                     }

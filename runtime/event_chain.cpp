@@ -64,6 +64,12 @@ void EventChain::process(long long team_id, std::string event_json, std::functio
   walk->step();
 }
 
+void EventChain::on_event(long long team_id, const std::string& event_json) const {
+  for (const auto& instance : registry_.for_team(team_id)) {
+    if (instance->exports().has("onEvent")) instance->call("onEvent", {event_json}, [](CallOutcome) {});
+  }
+}
+
 std::future<ChainResult> EventChain::process(long long team_id, std::string event_json) const {
   auto promise = std::make_shared<std::promise<ChainResult>>();
   auto future = promise->get_future();

@@ -28,6 +28,10 @@ class EventChain {
   // `done` runs on a runtime thread (or at once when the team has no apps).
   void process(long long team_id, std::string event_json, std::function<void(ChainResult)> done) const;
   std::future<ChainResult> process(long long team_id, std::string event_json) const;
+  // Hands the final event to the onEvent hook of each of the team's
+  // instances that has one; results are not awaited (failures are counted
+  // in the app's metrics and logged).
+  void on_event(long long team_id, const std::string& event_json) const;
 
  private:
   const AppRegistry& registry_;

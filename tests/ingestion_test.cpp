@@ -46,6 +46,7 @@ TEST_CASE("ingestion: events pass through, are transformed, dropped, marked fail
       e.properties.shaped = true
       return e
     }
+    export async function onEvent(e, { storage }) { await storage.set(`seen:${e.event}`, e.properties.shaped || false) }
   )"}});
   h.load({RuntimeHarness::entry(app, {1})});
   ps::ingestion::EventPipeline pipeline(options_for(broker, "g1"), h.runtime().chain(), h.metrics());
@@ -73,6 +74,10 @@ TEST_CASE("ingestion: events pass through, are transformed, dropped, marked fail
   CHECK(by_event["from-envelope"].second["ip"] == "1.2.3.4");
   CHECK(by_event["from-envelope"].second["properties"]["shaped"] == true);
 
+  // onEvent saw the final events, not the dropped one.
+  CHECK(h.wait_for("SELECT count(*) FROM app_storage WHERE key LIKE 'seen:%'", "3") == "3");
+  CHECK(h.query("SELECT value::text FROM app_storage WHERE key = 'seen:keep'") == "true");
+  CHECK(h.query("SELECT count(*) FROM app_storage WHERE key = 'seen:drop'") == "0");
   pipeline.stop(5s);
   auto metrics = h.metrics().render();
   CHECK(metrics.find("plugin_server_ingestion_consumed_total 5") != std::string::npos);
