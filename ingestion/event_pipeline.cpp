@@ -439,6 +439,11 @@ EventPipeline::~EventPipeline() { stop(std::chrono::milliseconds(0)); }
 
 void EventPipeline::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 
+std::size_t EventPipeline::assigned_partitions() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->partitions.size();
+}
+
 bool EventPipeline::connected(std::string* reason) const {
   std::lock_guard lock(impl_->mutex);
   if (reason) *reason = impl_->down_reason;

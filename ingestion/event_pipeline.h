@@ -47,6 +47,8 @@ class EventPipeline {
 
   // For /_ready: false with a reason while the brokers cannot be reached.
   bool connected(std::string* reason) const;
+  // Input partitions this consumer holds now.
+  std::size_t assigned_partitions() const;
 
  private:
   struct Impl;

@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <thread>
 
@@ -13,7 +12,6 @@
 
 #include "server/http_server.h"
 #include "tests/support/http_client.h"
-#include "tests/support/kafka.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_database.h"
@@ -214,53 +212,4 @@ TEST_CASE("daemon: runs the example apps; /apps lists them and /admin/process-ev
   CHECK(body["failed"].empty());
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(20s) == 0);
-}
-
-TEST_CASE("daemon: ingests from Kafka through the apps into the output topic", "[daemon][ingestion][kafka]") {
-  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:2", "events_processed:2", "events_plugin_ingestion_dlq:1"});
-  ps::test::TestDatabase db;
-  ps::test::TempDir dir;
-  dir.write("app/plugin.json", R"({"name":"stamp"})");
-  dir.write("app/index.js", "export function processEvent(e) { e.properties.stamped = true; return e }\n");
-  int port = ps::test::free_port();
-  auto config = dir.write("ps.toml", "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                                         "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
-  Process daemon({daemon_binary(), "--config", config.string()},
-                 {{"DATABASE_URL", db.url()}, {"KAFKA_HOSTS", broker.bootstrap()}});
-  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
-  ps::test::produce(broker.bootstrap(), "events_plugin_ingestion",
-                    {{"", R"({"event":"e","team_id":1,"distinct_id":"d1","properties":{}})"},
-                     {"", R"({"event":"e","team_id":9,"distinct_id":"d2","properties":{}})"},
-                     {"", "garbage"}});
-  auto out = ps::test::consume(broker.bootstrap(), "events_processed", 2, 30s);
-  REQUIRE(out.size() == 2);
-  std::map<std::string, nlohmann::json> by_key;
-  for (const auto& m : out) by_key[m.key] = nlohmann::json::parse(m.value);
-  CHECK(by_key["1:d1"]["properties"]["stamped"] == true);
-  CHECK_FALSE(by_key["9:d2"]["properties"].contains("stamped"));
-  CHECK(ps::test::consume(broker.bootstrap(), "events_plugin_ingestion_dlq", 1, 30s).size() == 1);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(30s) == 0);
-}
-
-TEST_CASE("daemon: the embedded broker with sample events shows events flowing", "[daemon][ingestion]") {
-  ps::test::TestDatabase db;
-  int port = ps::test::free_port();
-  Process daemon({daemon_binary()}, {{"DATABASE_URL", db.url()},
-                                     {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)},
-                                     {"PLUGIN_SERVER_KAFKA_SAMPLE_EVENTS_PER_SECOND", "20"},
-                                     {"PLUGIN_SERVER_KAFKA_SESSION_TIMEOUT_MS", "6000"}});
-  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
-  bool flowing = false;
-  for (int i = 0; i < 150 && !flowing; ++i) {
-    const std::string name = "\nplugin_server_ingestion_produced_total ";
-    auto metrics = http_get("127.0.0.1", port, "/metrics").body;
-    auto at = metrics.find(name);
-    flowing = at != std::string::npos && std::stod(metrics.substr(at + name.size())) >= 5;
-    if (!flowing) std::this_thread::sleep_for(100ms);
-  }
-  CHECK(flowing);
-  CHECK(daemon.output().find("embedded development broker") != std::string::npos);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(30s) == 0);
 }

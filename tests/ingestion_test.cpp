@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -155,4 +157,65 @@ TEST_CASE("ingestion: offsets are committed, so a restarted consumer does not re
   ps::test::produce(broker.bootstrap(), "in", {{"c", event(1, "three", "w")}});
   auto out = ps::test::consume(broker.bootstrap(), "out", 4, 20s);
   CHECK(out.size() == 3);
+}
+
+TEST_CASE("ingestion: a broker outage is reported, and consumption resumes when it is back", "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
+  RuntimeHarness h;
+  ps::ingestion::EventPipeline pipeline(options_for(broker, "g5"), h.runtime().chain(), h.metrics());
+  std::vector<std::pair<std::string, std::string>> first, second;
+  for (int i = 0; i < 50; ++i) first.emplace_back("k", event(1, "before", "u" + std::to_string(i)));
+  for (int i = 0; i < 50; ++i) second.emplace_back("k", event(1, "after", "u" + std::to_string(i)));
+  ps::test::produce(broker.bootstrap(), "in", first);
+  REQUIRE(ps::test::consume(broker.bootstrap(), "out", 50, 30s).size() == 50);
+
+  broker.set_down(true);
+  std::string reason;
+  bool reported = false;
+  for (int i = 0; i < 300 && !reported; ++i) {
+    reported = !pipeline.connected(&reason);
+    if (!reported) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(reported);
+  CHECK_FALSE(reason.empty());
+
+  broker.set_down(false);
+  ps::test::produce(broker.bootstrap(), "in", second);
+  auto out = ps::test::consume(broker.bootstrap(), "out", 100, 60s);
+  CHECK(out.size() >= 100);
+  std::set<std::string> after;
+  for (const auto& m : out) {
+    auto e = json::parse(m.value);
+    if (e["event"] == "after") after.insert(e["distinct_id"].get<std::string>());
+  }
+  CHECK(after.size() == 50);
+  CHECK(pipeline.connected(nullptr));
+}
+
+TEST_CASE("ingestion: two consumers in one group share the partitions and lose nothing", "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:4", "out:4", "dlq:1"});
+  RuntimeHarness h;
+  ps::metrics::Registry metrics_a, metrics_b;
+  ps::ingestion::EventPipeline a(options_for(broker, "g6"), h.runtime().chain(), metrics_a);
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < 2000; ++i) input.emplace_back("", event(1, "e" + std::to_string(i), "u" + std::to_string(i % 50)));
+  ps::test::produce(broker.bootstrap(), "in", {input.begin(), input.begin() + 1000});
+  ps::ingestion::EventPipeline b(options_for(broker, "g6"), h.runtime().chain(), metrics_b);
+  // The second joins while events flow: a rebalance. Then both hold partitions.
+  for (int i = 0; i < 300 && (a.assigned_partitions() == 0 || b.assigned_partitions() == 0); ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(a.assigned_partitions() + b.assigned_partitions() == 4);
+  ps::test::produce(broker.bootstrap(), "in", {input.begin() + 1000, input.end()});
+  auto out = ps::test::consume(broker.bootstrap(), "out", 2000, 60s);
+  std::set<std::string> names;
+  for (const auto& m : out) names.insert(json::parse(m.value)["event"].get<std::string>());
+  CHECK(names.size() == 2000);
+  auto consumed = [](ps::metrics::Registry& r) {
+    return r.counter("plugin_server_ingestion_consumed_total", "Input messages consumed.").value();
+  };
+  CHECK(consumed(metrics_a) > 0);
+  CHECK(consumed(metrics_b) > 0);
+  a.stop(5s);
+  b.stop(5s);
 }

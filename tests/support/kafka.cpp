@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -59,20 +60,22 @@ void produce(const std::string& bootstrap, const std::string& topic,
   if (producer->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("produce: not acknowledged in 30 s");
 }
 
-std::vector<KafkaMessage> consume(const std::string& bootstrap, const std::string& topic, std::size_t count,
-                                  std::chrono::milliseconds timeout) {
+bool consume_until(const std::string& bootstrap, const std::string& topic,
+                   const std::function<bool(const KafkaMessage&)>& take, std::chrono::milliseconds timeout) {
+  static std::atomic<int> readers{0};
   auto conf = client_conf(bootstrap);
   std::string error;
-  conf->set("group.id", "test-reader-" + std::to_string(::getpid()) + "-" + topic, error);
+  // A group of its own each time: reads from the beginning, shares nothing.
+  conf->set("group.id", "test-reader-" + std::to_string(::getpid()) + "-" + std::to_string(readers++), error);
   conf->set("auto.offset.reset", "earliest", error);
   conf->set("enable.auto.commit", "false", error);
   conf->set("session.timeout.ms", "6000", error);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) throw std::runtime_error("consumer: " + error);
   consumer->subscribe({topic});
-  std::vector<KafkaMessage> out;
+  bool done = false;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+  while (!done && std::chrono::steady_clock::now() < deadline) {
     std::unique_ptr<RdKafka::Message> msg(consumer->consume(100));
     if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (msg->err()) throw std::runtime_error("consume: " + msg->errstr());
@@ -86,9 +89,22 @@ std::vector<KafkaMessage> consume(const std::string& bootstrap, const std::strin
         m.headers.emplace_back(h.key(), std::string(static_cast<const char*>(h.value()), h.value_size()));
       }
     }
-    out.push_back(std::move(m));
+    done = take(m);
   }
   consumer->close();
+  return done;
+}
+
+std::vector<KafkaMessage> consume(const std::string& bootstrap, const std::string& topic, std::size_t count,
+                                  std::chrono::milliseconds timeout) {
+  std::vector<KafkaMessage> out;
+  consume_until(
+      bootstrap, topic,
+      [&](const KafkaMessage& m) {
+        out.push_back(m);
+        return out.size() >= count;
+      },
+      timeout);
   return out;
 }
 

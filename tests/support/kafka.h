@@ -3,6 +3,7 @@
 // librdkafka clients to produce and read messages.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,5 +42,9 @@ void produce(const std::string& bootstrap, const std::string& topic,
 // Reads `topic` from the beginning until `count` messages arrived or `timeout` passed.
 std::vector<KafkaMessage> consume(const std::string& bootstrap, const std::string& topic, std::size_t count,
                                   std::chrono::milliseconds timeout);
+// Reads `topic` from the beginning, handing each message to `take`, until
+// `take` returns true (done) or `timeout` passes; returns whether it was done.
+bool consume_until(const std::string& bootstrap, const std::string& topic,
+                   const std::function<bool(const KafkaMessage&)>& take, std::chrono::milliseconds timeout);
 
 }  // namespace ps::test

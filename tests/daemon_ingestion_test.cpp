@@ -1,0 +1,120 @@
+// Ingestion in daemon processes: the wire format other clients see, the
+// embedded broker, and a crash in the middle of a stream.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/kafka.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
+
+using namespace std::chrono_literals;
+using ps::test::daemon_binary;
+using ps::test::http_get;
+using ps::test::Process;
+
+TEST_CASE("daemon: ingests from Kafka through the apps into the output topic", "[daemon][ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:2", "events_processed:2", "events_plugin_ingestion_dlq:1"});
+  ps::test::TestDatabase db;
+  ps::test::TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"stamp"})");
+  dir.write("app/index.js", "export function processEvent(e) { e.properties.stamped = true; return e }\n");
+  int port = ps::test::free_port();
+  auto config = dir.write("ps.toml", "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                                         "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
+  Process daemon({daemon_binary(), "--config", config.string()},
+                 {{"DATABASE_URL", db.url()}, {"KAFKA_HOSTS", broker.bootstrap()}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  ps::test::produce(broker.bootstrap(), "events_plugin_ingestion",
+                    {{"", R"({"event":"e","team_id":1,"distinct_id":"d1","properties":{}})"},
+                     {"", R"({"event":"e","team_id":9,"distinct_id":"d2","properties":{}})"},
+                     {"", "garbage"}});
+  auto out = ps::test::consume(broker.bootstrap(), "events_processed", 2, 30s);
+  REQUIRE(out.size() == 2);
+  std::map<std::string, nlohmann::json> by_key;
+  for (const auto& m : out) by_key[m.key] = nlohmann::json::parse(m.value);
+  CHECK(by_key["1:d1"]["properties"]["stamped"] == true);
+  CHECK_FALSE(by_key["9:d2"]["properties"].contains("stamped"));
+  CHECK(ps::test::consume(broker.bootstrap(), "events_plugin_ingestion_dlq", 1, 30s).size() == 1);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(30s) == 0);
+}
+
+TEST_CASE("daemon: the embedded broker with sample events shows events flowing", "[daemon][ingestion]") {
+  ps::test::TestDatabase db;
+  int port = ps::test::free_port();
+  Process daemon({daemon_binary()}, {{"DATABASE_URL", db.url()},
+                                     {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)},
+                                     {"PLUGIN_SERVER_KAFKA_SAMPLE_EVENTS_PER_SECOND", "20"},
+                                     {"PLUGIN_SERVER_KAFKA_SESSION_TIMEOUT_MS", "6000"}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  bool flowing = false;
+  for (int i = 0; i < 150 && !flowing; ++i) {
+    const std::string name = "\nplugin_server_ingestion_produced_total ";
+    auto metrics = http_get("127.0.0.1", port, "/metrics").body;
+    auto at = metrics.find(name);
+    flowing = at != std::string::npos && std::stod(metrics.substr(at + name.size())) >= 5;
+    if (!flowing) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(flowing);
+  CHECK(daemon.output().find("embedded development broker") != std::string::npos);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(30s) == 0);
+}
+
+TEST_CASE("daemon: killed with -9 mid-stream, a restarted daemon loses no event", "[daemon][ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:4", "events_processed:4", "events_plugin_ingestion_dlq:1"});
+  ps::test::TestDatabase db;
+  ps::test::TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"slow"})");
+  // About a millisecond of work per event, so the stream is still going when the daemon dies.
+  dir.write("app/index.js", R"(
+    export function processEvent(e) { const end = Date.now() + 1; while (Date.now() < end) {} return e }
+  )");
+  auto start = [&] {
+    int port = ps::test::free_port();
+    auto config = dir.write("ps-" + std::to_string(port) + ".toml",
+                            "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                                "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
+    auto daemon = std::make_unique<Process>(std::vector<std::string>{daemon_binary(), "--config", config.string()},
+                                            std::map<std::string, std::string>{{"DATABASE_URL", db.url()},
+                                                                               {"KAFKA_HOSTS", broker.bootstrap()}});
+    REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+    return daemon;
+  };
+  const int total = 3000;
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < total; ++i) {
+    input.emplace_back("", nlohmann::json{{"event", "e"}, {"team_id", 1}, {"distinct_id", "u" + std::to_string(i % 40)},
+                                          {"properties", {{"n", i}}}}.dump());
+  }
+  auto first = start();
+  ps::test::produce(broker.bootstrap(), "events_plugin_ingestion", input);
+  REQUIRE(ps::test::consume(broker.bootstrap(), "events_processed", 300, 30s).size() == 300);
+  first->signal(SIGKILL);
+  REQUIRE(first->wait(10s) == 128 + SIGKILL);
+
+  auto second = start();
+  // Every input event is in the output (some twice: at-least-once).
+  std::set<int> seen;
+  bool all = ps::test::consume_until(
+      broker.bootstrap(), "events_processed",
+      [&](const ps::test::KafkaMessage& m) {
+        seen.insert(nlohmann::json::parse(m.value)["properties"]["n"].get<int>());
+        return static_cast<int>(seen.size()) == total;
+      },
+      90s);
+  CHECK(all);
+  CHECK(static_cast<int>(seen.size()) == total);
+  second->signal(SIGTERM);
+  CHECK(second->wait(30s) == 0);
+}
