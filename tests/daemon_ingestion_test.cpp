@@ -118,3 +118,25 @@ TEST_CASE("daemon: killed with -9 mid-stream, a restarted daemon loses no event"
   second->signal(SIGTERM);
   CHECK(second->wait(30s) == 0);
 }
+
+TEST_CASE("daemon: another Kafka client (kafkajs) produces the input and reads the output", "[daemon][ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:2", "events_processed:2", "events_plugin_ingestion_dlq:1"});
+  ps::test::TestDatabase db;
+  ps::test::TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"stamp"})");
+  dir.write("app/index.js", "export function processEvent(e) { e.properties.stamped = true; return e }\n");
+  int port = ps::test::free_port();
+  auto config = dir.write("ps.toml", "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                                         "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
+  Process daemon({daemon_binary(), "--config", config.string()},
+                 {{"DATABASE_URL", db.url()}, {"KAFKA_HOSTS", broker.bootstrap()}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  auto check = ps::test::run_to_end({PS_NODE_BINARY, ps::test::source_dir() + "/tests/kafkajs/roundtrip.mjs",
+                                     broker.bootstrap(), "events_plugin_ingestion", "events_processed", "50"},
+                                    {}, 90s);
+  INFO(check.output);
+  CHECK(check.code == 0);
+  CHECK(check.output.find(R"("received":50,"keys_ok":true,"stamped":50)") != std::string::npos);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(30s) == 0);
+}
