@@ -22,18 +22,43 @@ using ps::test::daemon_binary;
 using ps::test::http_get;
 using ps::test::Process;
 
-TEST_CASE("daemon: ingests from Kafka through the apps into the output topic", "[daemon][ingestion][kafka]") {
-  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:2", "events_processed:2", "events_plugin_ingestion_dlq:1"});
+namespace {
+
+// A broker with the default topics, a database, and an app for team 1;
+// start() runs a daemon on them and returns once it is ready.
+struct IngestingDaemons {
+  IngestingDaemons(int partitions, const std::string& index_js)
+      : broker(1, {"events_plugin_ingestion:" + std::to_string(partitions),
+                   "events_processed:" + std::to_string(partitions), "events_plugin_ingestion_dlq:1"}) {
+    dir.write("app/plugin.json", R"({"name":"app"})");
+    dir.write("app/index.js", index_js);
+  }
+
+  std::unique_ptr<Process> start() {
+    int port = ps::test::free_port();
+    auto config = dir.write("ps-" + std::to_string(port) + ".toml",
+                            "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                                "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
+    auto daemon = std::make_unique<Process>(std::vector<std::string>{daemon_binary(), "--config", config.string()},
+                                            std::map<std::string, std::string>{{"DATABASE_URL", db.url()},
+                                                                               {"KAFKA_HOSTS", broker.bootstrap()}});
+    if (!ps::test::wait_for_http_status(port, "/_ready", 200, 30s)) FAIL("daemon not ready:\n" << daemon->output());
+    return daemon;
+  }
+
+  ps::test::KafkaBroker broker;
   ps::test::TestDatabase db;
   ps::test::TempDir dir;
-  dir.write("app/plugin.json", R"({"name":"stamp"})");
-  dir.write("app/index.js", "export function processEvent(e) { e.properties.stamped = true; return e }\n");
-  int port = ps::test::free_port();
-  auto config = dir.write("ps.toml", "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                                         "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
-  Process daemon({daemon_binary(), "--config", config.string()},
-                 {{"DATABASE_URL", db.url()}, {"KAFKA_HOSTS", broker.bootstrap()}});
-  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+};
+
+const char* kStamp = "export function processEvent(e) { e.properties.stamped = true; return e }\n";
+
+}  // namespace
+
+TEST_CASE("daemon: ingests from Kafka through the apps into the output topic", "[daemon][ingestion][kafka]") {
+  IngestingDaemons fixture(2, kStamp);
+  auto daemon = fixture.start();
+  auto& broker = fixture.broker;
   ps::test::produce(broker.bootstrap(), "events_plugin_ingestion",
                     {{"", R"({"event":"e","team_id":1,"distinct_id":"d1","properties":{}})"},
                      {"", R"({"event":"e","team_id":9,"distinct_id":"d2","properties":{}})"},
@@ -45,8 +70,8 @@ TEST_CASE("daemon: ingests from Kafka through the apps into the output topic", "
   CHECK(by_key["1:d1"]["properties"]["stamped"] == true);
   CHECK_FALSE(by_key["9:d2"]["properties"].contains("stamped"));
   CHECK(ps::test::consume(broker.bootstrap(), "events_plugin_ingestion_dlq", 1, 30s).size() == 1);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(30s) == 0);
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(30s) == 0);
 }
 
 TEST_CASE("daemon: the embedded broker with sample events shows events flowing", "[daemon][ingestion]") {
@@ -72,38 +97,22 @@ TEST_CASE("daemon: the embedded broker with sample events shows events flowing",
 }
 
 TEST_CASE("daemon: killed with -9 mid-stream, a restarted daemon loses no event", "[daemon][ingestion][kafka]") {
-  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:4", "events_processed:4", "events_plugin_ingestion_dlq:1"});
-  ps::test::TestDatabase db;
-  ps::test::TempDir dir;
-  dir.write("app/plugin.json", R"({"name":"slow"})");
   // About a millisecond of work per event, so the stream is still going when the daemon dies.
-  dir.write("app/index.js", R"(
-    export function processEvent(e) { const end = Date.now() + 1; while (Date.now() < end) {} return e }
-  )");
-  auto start = [&] {
-    int port = ps::test::free_port();
-    auto config = dir.write("ps-" + std::to_string(port) + ".toml",
-                            "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                                "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
-    auto daemon = std::make_unique<Process>(std::vector<std::string>{daemon_binary(), "--config", config.string()},
-                                            std::map<std::string, std::string>{{"DATABASE_URL", db.url()},
-                                                                               {"KAFKA_HOSTS", broker.bootstrap()}});
-    REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
-    return daemon;
-  };
+  IngestingDaemons fixture(4, "export function processEvent(e) { const end = Date.now() + 1; while (Date.now() < end) {} return e }\n");
+  auto& broker = fixture.broker;
   const int total = 3000;
   std::vector<std::pair<std::string, std::string>> input;
   for (int i = 0; i < total; ++i) {
     input.emplace_back("", nlohmann::json{{"event", "e"}, {"team_id", 1}, {"distinct_id", "u" + std::to_string(i % 40)},
                                           {"properties", {{"n", i}}}}.dump());
   }
-  auto first = start();
+  auto first = fixture.start();
   ps::test::produce(broker.bootstrap(), "events_plugin_ingestion", input);
   REQUIRE(ps::test::consume(broker.bootstrap(), "events_processed", 300, 30s).size() == 300);
   first->signal(SIGKILL);
   REQUIRE(first->wait(10s) == 128 + SIGKILL);
 
-  auto second = start();
+  auto second = fixture.start();
   // Every input event is in the output (some twice: at-least-once).
   std::set<int> seen;
   bool all = ps::test::consume_until(
@@ -120,23 +129,15 @@ TEST_CASE("daemon: killed with -9 mid-stream, a restarted daemon loses no event"
 }
 
 TEST_CASE("daemon: another Kafka client (kafkajs) produces the input and reads the output", "[daemon][ingestion][kafka]") {
-  ps::test::KafkaBroker broker(1, {"events_plugin_ingestion:2", "events_processed:2", "events_plugin_ingestion_dlq:1"});
-  ps::test::TestDatabase db;
-  ps::test::TempDir dir;
-  dir.write("app/plugin.json", R"({"name":"stamp"})");
-  dir.write("app/index.js", "export function processEvent(e) { e.properties.stamped = true; return e }\n");
-  int port = ps::test::free_port();
-  auto config = dir.write("ps.toml", "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                                         "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
-  Process daemon({daemon_binary(), "--config", config.string()},
-                 {{"DATABASE_URL", db.url()}, {"KAFKA_HOSTS", broker.bootstrap()}});
-  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  IngestingDaemons fixture(2, kStamp);
+  auto daemon = fixture.start();
+  auto& broker = fixture.broker;
   auto check = ps::test::run_to_end({PS_NODE_BINARY, ps::test::source_dir() + "/tests/kafkajs/roundtrip.mjs",
                                      broker.bootstrap(), "events_plugin_ingestion", "events_processed", "50"},
                                     {}, 90s);
   INFO(check.output);
   CHECK(check.code == 0);
   CHECK(check.output.find(R"("received":50,"keys_ok":true,"stamped":50)") != std::string::npos);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(30s) == 0);
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(30s) == 0);
 }
