@@ -62,6 +62,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
   metrics::Counter& dead_lettered;
   metrics::Counter& delivery_failures;
   metrics::Gauge& in_flight_gauge;
+  metrics::Gauge& assigned_gauge;
   metrics::Histogram& latency;
   metrics::Registry& metrics;
 
@@ -103,6 +104,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
         delivery_failures(m.counter("plugin_server_ingestion_delivery_failures_total",
                                     "Produce attempts the broker did not acknowledge (sent again).")),
         in_flight_gauge(m.gauge("plugin_server_ingestion_in_flight", "Messages consumed and not yet settled.")),
+        assigned_gauge(m.gauge("plugin_server_ingestion_assigned_partitions", "Input partitions this daemon holds.")),
         latency(m.histogram("plugin_server_ingestion_latency_seconds",
                             "From consuming a message to its output being acknowledged.", metrics::duration_buckets())),
         metrics(m) {}
@@ -228,6 +230,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
           fresh.generation = ++generations;
           partitions[tp->partition()] = std::move(fresh);
         }
+        assigned_gauge.set(static_cast<double>(partitions.size()));
       }
       spdlog::info("ingestion: assigned {} partition(s) of {}", assigned.size(), opt.input_topic);
       c->assign(assigned);
@@ -245,6 +248,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
         in_flight -= it->second.unsettled.size();
         partitions.erase(it);
       }
+      assigned_gauge.set(static_cast<double>(partitions.size()));
     }
     spdlog::info("ingestion: {} partition(s) revoked", assigned.size());
     c->unassign();

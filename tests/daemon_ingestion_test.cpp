@@ -34,8 +34,9 @@ struct IngestingDaemons {
     dir.write("app/index.js", index_js);
   }
 
-  std::unique_ptr<Process> start() {
+  std::unique_ptr<Process> start(int* http_port = nullptr) {
     int port = ps::test::free_port();
+    if (http_port) *http_port = port;
     auto config = dir.write("ps-" + std::to_string(port) + ".toml",
                             "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
                                 "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
@@ -140,4 +141,49 @@ TEST_CASE("daemon: another Kafka client (kafkajs) produces the input and reads t
   CHECK(check.output.find(R"("received":50,"keys_ok":true,"stamped":50)") != std::string::npos);
   daemon->signal(SIGTERM);
   CHECK(daemon->wait(30s) == 0);
+}
+
+TEST_CASE("daemon: two daemons in one group split the partitions and together lose nothing",
+          "[daemon][ingestion][kafka]") {
+  IngestingDaemons fixture(4, kStamp);
+  int port_a = 0, port_b = 0;
+  auto a = fixture.start(&port_a);
+  auto b = fixture.start(&port_b);
+  auto gauge = [](int port, const std::string& metric) {
+    const std::string name = "\n" + metric + " ";
+    auto metrics = http_get("127.0.0.1", port, "/metrics").body;
+    auto at = metrics.find(name);
+    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + name.size()));
+  };
+  // Wait until the group has settled with a share for each.
+  const std::string assigned = "plugin_server_ingestion_assigned_partitions";
+  auto settled = [&] {
+    double held_a = gauge(port_a, assigned), held_b = gauge(port_b, assigned);
+    return held_a > 0 && held_b > 0 && held_a + held_b == 4;
+  };
+  for (int i = 0; i < 300 && !settled(); ++i) std::this_thread::sleep_for(100ms);
+  REQUIRE(settled());
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < 2000; ++i) {
+    input.emplace_back("", nlohmann::json{{"event", "e"}, {"team_id", 1}, {"distinct_id", "u" + std::to_string(i % 97)},
+                                          {"properties", {{"n", i}}}}.dump());
+  }
+  ps::test::produce(fixture.broker.bootstrap(), "events_plugin_ingestion", input);
+  std::set<int> seen;
+  CHECK(ps::test::consume_until(
+      fixture.broker.bootstrap(), "events_processed",
+      [&](const ps::test::KafkaMessage& m) {
+        seen.insert(nlohmann::json::parse(m.value)["properties"]["n"].get<int>());
+        return seen.size() == 2000;
+      },
+      60s));
+  CHECK(seen.size() == 2000);
+  auto consumed = [&](int port) { return gauge(port, "plugin_server_ingestion_consumed_total"); };
+  CHECK(consumed(port_a) > 0);
+  CHECK(consumed(port_b) > 0);
+  CHECK(consumed(port_a) + consumed(port_b) >= 2000);
+  a->signal(SIGTERM);
+  b->signal(SIGTERM);
+  CHECK(a->wait(30s) == 0);
+  CHECK(b->wait(30s) == 0);
 }
