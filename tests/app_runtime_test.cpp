@@ -33,7 +33,7 @@ json run_chain(RuntimeHarness& h, long long team, const std::string& event) {
 }
 }  // namespace
 
-TEST_CASE("chain: instances run in order; a team with no apps passes events through", "[runtime][chain]") {
+TEST_CASE("chain: instances run in order, a team with no apps passes events through", "[runtime][chain]") {
   RuntimeHarness h;
   auto a = h.write_app("a", {{"plugin.json", manifest("a")}, {"index.js", kTagger}});
   auto b = h.write_app("b", {{"plugin.json", manifest("b")}, {"index.js", kTagger}});
@@ -47,7 +47,7 @@ TEST_CASE("chain: instances run in order; a team with no apps passes events thro
   CHECK(untouched["event"] == json::parse(R"({"team_id":3,"properties":{"x":1}})"));
 }
 
-TEST_CASE("chain: a drop stops the chain; a failure marks the event and the chain goes on", "[runtime][chain]") {
+TEST_CASE("chain: a drop stops the chain, a failure marks the event and the chain goes on", "[runtime][chain]") {
   RuntimeHarness h;
   auto dropper = h.write_app("dropper", {{"index.js", "export function processEvent(e) { return e.event === 'drop' ? null : e }"}});
   auto thrower = h.write_app("thrower", {{"index.js", R"(
@@ -92,7 +92,7 @@ TEST_CASE("instances: ids are stable across restarts and kept in Postgres", "[ru
   CHECK(tx.exec1("SELECT count(*) FROM app_instances WHERE app_name = 'stable'")[0].as<int>() == 2);
 }
 
-TEST_CASE("instances: config is checked against plugin.json; defaults fill the rest", "[runtime][instances]") {
+TEST_CASE("instances: config is checked against plugin.json, defaults fill the rest", "[runtime][instances]") {
   RuntimeHarness h;
   auto app = h.write_app("configured", {
       {"plugin.json", R"({"name":"configured","config":[

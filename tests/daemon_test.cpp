@@ -178,7 +178,7 @@ TEST_CASE("daemon: check-app prints an app's capabilities, or why it cannot run"
   CHECK(bad.output.find("bad/index.js:2:12: SyntaxError") != std::string::npos);
 }
 
-TEST_CASE("daemon: runs the example apps; /apps lists them and /admin/process-event runs an event", "[daemon]") {
+TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-event runs an event", "[daemon]") {
   ps::test::TestDatabase db;
   int port = ps::test::free_port();
   // The example config, listening on this test's port (the example apps call it).

@@ -37,7 +37,7 @@ std::string event(long long team, const std::string& name, const std::string& di
 
 }  // namespace
 
-TEST_CASE("ingestion: events pass through, are transformed, dropped, marked failed; envelopes are merged",
+TEST_CASE("ingestion: events pass through, are transformed, dropped, marked failed, envelopes are merged",
           "[ingestion][kafka]") {
   ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
   RuntimeHarness h;

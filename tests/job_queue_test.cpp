@@ -47,7 +47,7 @@ void process(RuntimeHarness& h, const std::string& event = R"({"event":"e","team
 }
 }  // namespace
 
-TEST_CASE("queue: the seed's Full example runs as written; the chain stops at the 418", "[jobs][queue]") {
+TEST_CASE("queue: the seed's Full example runs as written, the chain stops at the 418", "[jobs][queue]") {
   ScriptedServer server({200, 200, 418});
   auto h = RuntimeHarness::with_jobs();
   auto app = h->write_app("teapot", {{"index.js", full_example(server.base() + "/teapot")}});
@@ -89,7 +89,7 @@ TEST_CASE("queue: a copy of the Full example with a short runIn runs the whole c
   CHECK(server.hits("/teapot") == 3);
 }
 
-TEST_CASE("queue: jobs run with their payload, or with meta alone; async jobs are awaited", "[jobs][queue]") {
+TEST_CASE("queue: jobs run with their payload, or with meta alone, async jobs are awaited", "[jobs][queue]") {
   auto h = RuntimeHarness::with_jobs();
   auto app = h->write_app("worker", {{"index.js", R"(
     export const jobs = {

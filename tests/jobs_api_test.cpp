@@ -134,7 +134,7 @@ TEST_CASE("jobs api: bad units and durations reject, listing the accepted units"
   CHECK(sink.taken().empty());
 }
 
-TEST_CASE("jobs api: runAt takes a valid Date; the past is allowed; runNow is now", "[jobs][api]") {
+TEST_CASE("jobs api: runAt takes a valid Date, the past is allowed, runNow is now", "[jobs][api]") {
   RecordingSink sink;
   ps::runtime::HostServices host;
   host.jobs = &sink;
@@ -231,7 +231,7 @@ TEST_CASE("jobs api: module code can schedule through its own exported jobs obje
   CHECK(sink.taken().size() == 2);
 }
 
-TEST_CASE("jobs api: a job gets (payload, meta), or (meta) alone; async jobs are awaited", "[jobs][api]") {
+TEST_CASE("jobs api: a job gets (payload, meta), or (meta) alone, async jobs are awaited", "[jobs][api]") {
   SandboxHarness h(std::map<std::string, std::string>{{"index.js", R"(
     export const jobs = {
       two: (payload, meta) => { meta.global.seen = ['two', payload, typeof meta.storage] },

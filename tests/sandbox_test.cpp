@@ -92,7 +92,7 @@ TEST_CASE("sandbox: processEvent may not change team_id or return a non-event", 
   CHECK(bad.error.find("must return an event object") != std::string::npos);
 }
 
-TEST_CASE("sandbox: relative imports work; anything else is refused by name", "[runtime][sandbox]") {
+TEST_CASE("sandbox: relative imports work, anything else is refused by name", "[runtime][sandbox]") {
   SandboxHarness h({{"index.js", "import { double } from './lib/math.js'\nimport { three } from './lib/three'\n"
                                  "export function processEvent(e) { e.properties.n = double(three); return e }"},
                     {"lib/math.js", "export const double = (x) => x * 2"},
@@ -131,7 +131,7 @@ TEST_CASE("sandbox: no filesystem, process or require", "[runtime][sandbox]") {
         nlohmann::json::array({"undefined", "undefined", "undefined", "undefined", "function", "function"}));
 }
 
-TEST_CASE("sandbox: an endless loop breaks the CPU limit; the isolate then works on", "[runtime][sandbox][limits]") {
+TEST_CASE("sandbox: an endless loop breaks the CPU limit, the isolate then works on", "[runtime][sandbox][limits]") {
   ps::runtime::Limits limits;
   limits.cpu = 200ms;
   SandboxHarness h(app(R"(
