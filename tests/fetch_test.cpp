@@ -2,7 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +15,7 @@
 #include "server/http_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/sandbox_harness.h"
+#include "tests/support/temp_dir.h"
 
 using ps::server::HttpRequest;
 using ps::server::HttpResponder;
@@ -126,4 +132,55 @@ TEST_CASE("fetch: bad URLs and unknown DNS names reject clearly", "[runtime][fet
   CHECK(out[0].get<std::string>().find("TypeError: fetch: only http and https") == 0);
   CHECK(out[1].get<std::string>().find("TypeError: Invalid URL") == 0);
   CHECK(out[2].get<std::string>().find("TypeError: fetch failed: cannot resolve no-such-host.invalid") == 0);
+}
+
+namespace {
+
+// An https server with a self-signed certificate (made with the openssl
+// command), answering one connection.
+class SelfSignedServer {
+ public:
+  SelfSignedServer() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    auto key = (dir_.path() / "key.pem").string(), cert = (dir_.path() / "cert.pem").string();
+    auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout '" + key + "' -out '" +
+               cert + "' >/dev/null 2>&1";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    tls_.use_certificate_chain_file(cert);
+    tls_.use_private_key_file(key, boost::asio::ssl::context::pem);
+    thread_ = std::thread([this] {
+      boost::system::error_code ec;
+      boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream(io_, tls_);
+      acceptor_.accept(stream.lowest_layer(), ec);
+      if (ec) return;
+      stream.handshake(boost::asio::ssl::stream_base::server, ec);
+      if (!ec) boost::asio::write(stream, boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), ec);
+    });
+  }
+  ~SelfSignedServer() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  int port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  ps::test::TempDir dir_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ssl::context tls_{boost::asio::ssl::context::tls_server};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("fetch: https checks the server's certificate and refuses one nobody vouches for", "[runtime][fetch]") {
+  SelfSignedServer server;
+  auto out = run_fetch("try { await fetch('https://127.0.0.1:" + std::to_string(server.port()) +
+                           "/'); e.properties.out = 'resolved' }\n"
+                           "catch (err) { e.properties.out = [err.constructor.name, err.message] }",
+                       1);
+  CHECK(out[0] == "TypeError");
+  CHECK(out[1].get<std::string>().find("TLS handshake with 127.0.0.1:" + std::to_string(server.port()) + " failed") !=
+        std::string::npos);
+  CHECK(out[1].get<std::string>().find("certificate verify failed") != std::string::npos);
 }
