@@ -429,6 +429,19 @@ struct Sandbox::Impl {
     resolver->Reject(ctx(), error).Check();
   }
 
+  // Starts a host operation: gives JS its promise and returns the resolver,
+  // or rejects the promise at once (and returns an empty handle) when the
+  // service behind it is not available here.
+  static Local<v8::Promise::Resolver> begin_op(const v8::FunctionCallbackInfo<v8::Value>& info, bool available,
+                                               Local<v8::Value> (*error)(Local<v8::String>), const char* unavailable) {
+    auto& impl = from(info);
+    auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
+    info.GetReturnValue().Set(resolver->GetPromise());
+    if (available) return resolver;
+    impl.reject(resolver, error(js_string(impl.isolate, unavailable)));
+    return {};
+  }
+
   static void host_log(const v8::FunctionCallbackInfo<v8::Value>& info) {
     auto& impl = from(info);
     if (impl.opt.log) impl.opt.log(text_of(impl.isolate, info[0]), text_of(impl.isolate, info[1]));
@@ -437,12 +450,8 @@ struct Sandbox::Impl {
   static void host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) {
     auto& impl = from(info);
     auto* isolate = impl.isolate;
-    auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
-    info.GetReturnValue().Set(resolver->GetPromise());
-    if (!impl.opt.host.http) {
-      impl.reject(resolver, v8::Exception::TypeError(js_string(isolate, "fetch is not available here")));
-      return;
-    }
+    auto resolver = begin_op(info, impl.opt.host.http, v8::Exception::TypeError, "fetch is not available here");
+    if (resolver.IsEmpty()) return;
     FetchRequest request;
     request.url = text_of(isolate, info[0]);
     request.method = text_of(isolate, info[1]);
@@ -499,12 +508,8 @@ struct Sandbox::Impl {
   template <StorageOp Op>
   static void host_storage(const v8::FunctionCallbackInfo<v8::Value>& info) {
     auto& impl = from(info);
-    auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
-    info.GetReturnValue().Set(resolver->GetPromise());
-    if (!impl.opt.host.storage) {
-      impl.reject(resolver, v8::Exception::Error(js_string(impl.isolate, "storage is not available here")));
-      return;
-    }
+    auto resolver = begin_op(info, impl.opt.host.storage, v8::Exception::Error, "storage is not available here");
+    if (resolver.IsEmpty()) return;
     auto key = text_of(impl.isolate, info[0]);
     auto done = impl.completion<StorageResult>(impl.add_op(resolver), &Impl::settle_storage);
     auto* storage = impl.opt.host.storage;
@@ -512,6 +517,7 @@ struct Sandbox::Impl {
     if constexpr (Op == StorageOp::Set) storage->set(impl.opt.instance_id, key, text_of(impl.isolate, info[1]), std::move(done));
     if constexpr (Op == StorageOp::Del) storage->del(impl.opt.instance_id, key, std::move(done));
   }
+
   static void settle_enqueue(Impl& impl, Local<v8::Promise::Resolver> resolver, std::optional<std::string>& error) {
     if (error) {
       impl.reject(resolver, v8::Exception::Error(js_string(impl.isolate, "the job could not be enqueued: " + *error)));
@@ -524,12 +530,8 @@ struct Sandbox::Impl {
   static void host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info) {
     auto& impl = from(info);
     auto* isolate = impl.isolate;
-    auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
-    info.GetReturnValue().Set(resolver->GetPromise());
-    if (!impl.opt.host.jobs) {
-      impl.reject(resolver, v8::Exception::Error(js_string(isolate, "jobs are not available here")));
-      return;
-    }
+    auto resolver = begin_op(info, impl.opt.host.jobs, v8::Exception::Error, "jobs are not available here");
+    if (resolver.IsEmpty()) return;
     JobRequest job;
     job.instance = impl.opt.instance_id;
     job.app = impl.opt.bundle->manifest.name;

@@ -204,3 +204,20 @@ TEST_CASE("sandbox: URL and URLSearchParams", "[runtime][sandbox]") {
   CHECK(p["rel"] == "http://h:8080/a/d?q=1");
   CHECK(p["threw"] == true);
 }
+
+TEST_CASE("sandbox: host services that are not wired in reject clearly", "[runtime][sandbox]") {
+  SandboxHarness h(app(R"(
+    export const jobs = { later: () => {} }
+    export async function processEvent(e, { storage, jobs }) {
+      const errors = []
+      for (const attempt of [() => fetch('http://127.0.0.1:1/'), () => storage.get('k'), () => jobs.later(1).runNow()]) {
+        try { await attempt(); errors.push('resolved') } catch (err) { errors.push(err.constructor.name + ': ' + err.message) }
+      }
+      e.properties.errors = errors
+      return e
+    }
+  )"));
+  auto errors = parse(h.process_event(R"({"team_id":1,"properties":{}})").value)["properties"]["errors"];
+  CHECK(errors == nlohmann::json::array({"TypeError: fetch is not available here", "Error: storage is not available here",
+                                         "Error: jobs are not available here"}));
+}
