@@ -35,7 +35,8 @@ struct KafkaMessage {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Produces each {key, value} to `topic` and waits until all are acknowledged.
+// Produces each {key, value} to `topic` (an empty key: no key, a random
+// partition) and waits until all are acknowledged.
 void produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::string, std::string>>& messages);
 
