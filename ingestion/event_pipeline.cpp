@@ -1,17 +1,13 @@
 #include "ingestion/event_pipeline.h"
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <set>
 #include <thread>
 
 #include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ingestion/in_flight.h"
 #include "ingestion/message_parser.h"
 #include "metrics/registry.h"
 #include "runtime/event_chain.h"
@@ -22,13 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Item {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  std::string bytes;
-  Clock::time_point consumed_at;
-};
-
 // Travels with a produced message until its delivery report, so a failed
 // delivery can be sent again and a delivered one settles its input offset.
 struct Ticket {
@@ -36,7 +25,7 @@ struct Ticket {
   int64_t offset = 0;
   int generation = 0;
   Clock::time_point consumed_at;
-  std::string topic;
+  const std::string* topic = nullptr;
   std::string key;
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -50,6 +39,11 @@ void set(RdKafka::Conf& conf, const std::string& name, const std::string& value)
   }
 }
 
+// How long the consumer may wait for room before it pauses its partitions:
+// waiting without polling is cheapest (librdkafka keeps what it fetched), but
+// the group needs to hear from the consumer now and then.
+constexpr auto kWaitForRoom = std::chrono::milliseconds(500);
+
 }  // namespace
 
 struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafka::RebalanceCb {
@@ -61,28 +55,21 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
   metrics::Counter& failed_in_app;
   metrics::Counter& dead_lettered;
   metrics::Counter& delivery_failures;
+  metrics::Counter& pauses;
   metrics::Gauge& in_flight_gauge;
   metrics::Gauge& assigned_gauge;
   metrics::Histogram& latency;
   metrics::Registry& metrics;
 
   std::unique_ptr<RdKafka::Producer> producer;
+  // Held so the producer knows the topics' leaders before the first event.
+  std::unique_ptr<RdKafka::Topic> output_topic;
+  std::unique_ptr<RdKafka::Topic> dlq_topic;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  InFlight in_flight;
+  bool paused = false;  // consumer thread only
 
-  struct Partition {
-    std::deque<Item> waiting;
-    bool busy = false;
-    std::set<int64_t> unsettled;
-    int64_t next = -1;       // one past the highest offset consumed
-    int64_t committed = -1;  // the last offset committed
-    int generation = 0;      // which assignment this state belongs to
-  };
-  mutable std::mutex mutex;
-  std::condition_variable settled;
-  std::map<int32_t, Partition> partitions;
-  std::size_t in_flight = 0;
-  bool paused = false;
-  int generations = 0;
+  mutable std::mutex health_mutex;
   std::string down_reason;  // empty while the brokers are reachable
 
   std::atomic<bool> stopping{false};
@@ -103,6 +90,8 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
                                 "Messages sent to the dead-letter topic and acknowledged.")),
         delivery_failures(m.counter("plugin_server_ingestion_delivery_failures_total",
                                     "Produce attempts the broker did not acknowledge (sent again).")),
+        pauses(m.counter("plugin_server_ingestion_pauses_total",
+                         "Times fetching paused because kafka.max_in_flight messages stayed unsettled.")),
         in_flight_gauge(m.gauge("plugin_server_ingestion_in_flight", "Messages consumed and not yet settled.")),
         assigned_gauge(m.gauge("plugin_server_ingestion_assigned_partitions", "Input partitions this daemon holds.")),
         latency(m.histogram("plugin_server_ingestion_latency_seconds",
@@ -120,6 +109,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     pconf->set("event_cb", static_cast<RdKafka::EventCb*>(this), error);
     producer.reset(RdKafka::Producer::create(pconf.get(), error));
     if (!producer) throw std::runtime_error("kafka: cannot create the producer: " + error);
+    output_topic.reset(RdKafka::Topic::create(producer.get(), opt.output_topic, nullptr, error));
+    if (!output_topic) throw std::runtime_error("kafka: topic " + opt.output_topic + ": " + error);
+    dlq_topic.reset(RdKafka::Topic::create(producer.get(), opt.dlq_topic, nullptr, error));
+    if (!dlq_topic) throw std::runtime_error("kafka: topic " + opt.dlq_topic + ": " + error);
 
     std::unique_ptr<RdKafka::Conf> cconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     set(*cconf, "bootstrap.servers", opt.brokers);
@@ -148,6 +141,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
   void consume_loop() {
     auto next_commit = Clock::now() + opt.commit_interval;
     while (!stopping) {
+      flow_control();
       std::unique_ptr<RdKafka::Message> msg(consumer->consume(50));
       switch (msg->err()) {
         case RdKafka::ERR_NO_ERROR:
@@ -160,7 +154,6 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
         default:
           spdlog::warn("ingestion: consume: {}", msg->errstr());
       }
-      flow_control();
       if (Clock::now() >= next_commit) {
         commit(false);
         next_commit = Clock::now() + opt.commit_interval;
@@ -170,51 +163,58 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
 
   void on_message(RdKafka::Message& msg) {
     consumed.inc();
-    Item item{msg.partition(), msg.offset(), std::string(static_cast<const char*>(msg.payload()), msg.len()),
-              Clock::now()};
-    {
-      std::lock_guard lock(mutex);
-      auto it = partitions.find(item.partition);
-      if (it == partitions.end()) return;  // not ours any more
-      it->second.unsettled.insert(item.offset);
-      it->second.next = std::max(it->second.next, item.offset + 1);
-      it->second.waiting.push_back(std::move(item));
-      ++in_flight;
-      in_flight_gauge.set(static_cast<double>(in_flight));
+    auto now = Clock::now();
+    std::string_view bytes(static_cast<const char*>(msg.payload()), msg.len());
+    auto parsed = parse_message(bytes, opt.max_message_bytes);
+    if (auto* dead = std::get_if<DeadLetter>(&parsed)) {
+      auto generation = in_flight.track(msg.partition(), msg.offset());
+      if (!generation) return;  // not ours any more
+      produce(std::make_unique<Ticket>(Ticket{msg.partition(), msg.offset(), *generation, now, &opt.dlq_topic, "",
+                                              std::string(bytes),
+                                              {{"dlq-reason", dead->reason},
+                                               {"dlq-source-topic", opt.input_topic},
+                                               {"dlq-source-partition", std::to_string(msg.partition())},
+                                               {"dlq-source-offset", std::to_string(msg.offset())}},
+                                              true}));
+    } else {
+      auto& event = std::get<ParsedEvent>(parsed);
+      PendingEvent pending{msg.partition(), msg.offset(), 0, now,
+                           std::to_string(event.team_id) + ":" + event.distinct_id, std::move(event)};
+      if (in_flight.admit(pending) == InFlight::Admission::run_now) run(std::move(pending));
     }
-    advance(msg.partition());
+    in_flight_gauge.set(static_cast<double>(in_flight.count()));
   }
 
-  // Pauses fetching while too much is in flight, so memory stays bounded.
+  // Bounded work: at kafka.max_in_flight unsettled messages the consumer
+  // waits for settles; if that takes long, it pauses fetching (polling on
+  // for the group's sake) until half of them have settled.
   void flow_control() {
-    bool pause = false, resume = false;
-    {
-      std::lock_guard lock(mutex);
-      if (!paused && in_flight >= opt.max_in_flight) pause = paused = true;
-      else if (paused && in_flight <= opt.max_in_flight / 2) resume = true, paused = false;
+    if (paused) {
+      if (in_flight.count() <= opt.max_in_flight / 2) set_paused(false);
+      return;
     }
-    if (!pause && !resume) return;
+    if (in_flight.count() < opt.max_in_flight) return;
+    if (in_flight.wait_until_at_most(opt.max_in_flight - 1, kWaitForRoom)) return;
+    pauses.inc();
+    spdlog::warn("ingestion: {} messages unsettled; fetching paused until half of them settle", opt.max_in_flight);
+    set_paused(true);
+  }
+
+  void set_paused(bool pause) {
     std::vector<RdKafka::TopicPartition*> assigned;
     consumer->assignment(assigned);
-    if (pause) consumer->pause(assigned);
-    else consumer->resume(assigned);
+    auto err = pause ? consumer->pause(assigned) : consumer->resume(assigned);
+    if (err) spdlog::warn("ingestion: {}: {}", pause ? "pause" : "resume", RdKafka::err2str(err));
     RdKafka::TopicPartition::destroy(assigned);
+    paused = pause;
   }
 
   // Commits, per partition, the offset below which everything is settled.
   void commit(bool sync) {
+    auto targets = in_flight.take_commit_targets();
+    if (targets.empty()) return;
     std::vector<RdKafka::TopicPartition*> offsets;
-    {
-      std::lock_guard lock(mutex);
-      for (auto& [p, state] : partitions) {
-        int64_t target = state.unsettled.empty() ? state.next : *state.unsettled.begin();
-        if (target > state.committed) {
-          offsets.push_back(RdKafka::TopicPartition::create(opt.input_topic, p, target));
-          state.committed = target;
-        }
-      }
-    }
-    if (offsets.empty()) return;
+    for (const auto& t : targets) offsets.push_back(RdKafka::TopicPartition::create(opt.input_topic, t.partition, t.offset));
     auto err = sync ? consumer->commitSync(offsets) : consumer->commitAsync(offsets);
     if (err) spdlog::warn("ingestion: commit failed (will commit again): {}", RdKafka::err2str(err));
     RdKafka::TopicPartition::destroy(offsets);
@@ -223,85 +223,51 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& assigned) override {
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      {
-        std::lock_guard lock(mutex);
-        for (auto* tp : assigned) {
-          Partition fresh;
-          fresh.generation = ++generations;
-          partitions[tp->partition()] = std::move(fresh);
-        }
-        assigned_gauge.set(static_cast<double>(partitions.size()));
-      }
+      for (auto* tp : assigned) in_flight.assign(tp->partition());
+      assigned_gauge.set(static_cast<double>(in_flight.partitions()));
       spdlog::info("ingestion: assigned {} partition(s) of {}", assigned.size(), opt.input_topic);
       c->assign(assigned);
+      if (paused) c->pause(assigned);
       return;
     }
     // Revoked: commit what is settled; what is still in flight will be read
     // again by the partition's next owner (at-least-once).
     commit(true);
-    {
-      std::lock_guard lock(mutex);
-      for (auto* tp : assigned) {
-        auto it = partitions.find(tp->partition());
-        if (it == partitions.end()) continue;
-        // Their settles will find no partition of their generation: uncount them now.
-        in_flight -= it->second.unsettled.size();
-        partitions.erase(it);
-      }
-      assigned_gauge.set(static_cast<double>(partitions.size()));
-    }
+    for (auto* tp : assigned) in_flight.revoke(tp->partition());
+    assigned_gauge.set(static_cast<double>(in_flight.partitions()));
+    in_flight_gauge.set(static_cast<double>(in_flight.count()));
     spdlog::info("ingestion: {} partition(s) revoked", assigned.size());
     c->unassign();
   }
 
   // --- processing -----------------------------------------------------------
 
-  // Starts the next waiting event of a partition, one at a time, so events
-  // of a partition keep their order.
-  void advance(int32_t partition) {
-    // A completion that happens at once calls back in here: the loop below
-    // picks up the next event instead of recursing.
-    thread_local const Impl* advancing = nullptr;
-    if (advancing == this) return;
-    advancing = this;
-    for (;;) {
-      Item item;
-      int generation;
-      {
-        std::lock_guard lock(mutex);
-        auto it = partitions.find(partition);
-        if (it == partitions.end() || it->second.busy || it->second.waiting.empty()) break;
-        it->second.busy = true;
-        item = std::move(it->second.waiting.front());
-        it->second.waiting.pop_front();
-        generation = it->second.generation;
-      }
-      handle(std::move(item), generation);
-    }
-    advancing = nullptr;
-  }
-
-  void handle(Item item, int generation) {
-    auto parsed = parse_message(item.bytes, opt.max_message_bytes);
-    if (auto* dead = std::get_if<DeadLetter>(&parsed)) {
-      Ticket t{item.partition, item.offset, generation, item.consumed_at, opt.dlq_topic, "", std::move(item.bytes),
-               {{"dlq-reason", dead->reason},
-                {"dlq-source-topic", opt.input_topic},
-                {"dlq-source-partition", std::to_string(item.partition)},
-                {"dlq-source-offset", std::to_string(item.offset)}},
-               true};
-      produce(std::make_unique<Ticket>(std::move(t)));
-      done_with(item.partition, generation);
+  // Sends an event along its team's apps. A chain that completes at once (a
+  // team without apps) would start the next event of its key from inside
+  // the completion; the loop takes those in turn instead of recursing.
+  void run(PendingEvent event) {
+    thread_local std::deque<std::pair<Impl*, PendingEvent>>* ready = nullptr;
+    if (ready) {
+      ready->emplace_back(this, std::move(event));
       return;
     }
-    auto& event = std::get<ParsedEvent>(parsed);
-    auto key = std::to_string(event.team_id) + ":" + event.distinct_id;
-    auto partition = item.partition;
-    auto offset = item.offset;
-    auto consumed_at = item.consumed_at;
-    auto team = event.team_id;
-    chain.process(team, std::move(event.json),
-                  [this, partition, offset, consumed_at, generation, key, team](runtime::ChainResult r) {
+    std::deque<std::pair<Impl*, PendingEvent>> queue;
+    queue.emplace_back(this, std::move(event));
+    ready = &queue;
+    while (!queue.empty()) {
+      auto [impl, next] = std::move(queue.front());
+      queue.pop_front();
+      impl->walk(std::move(next));
+    }
+    ready = nullptr;
+  }
+
+  void walk(PendingEvent e) {
+    auto team = e.event.team_id;
+    auto json = std::move(e.event.json);
+    chain.process(team, std::move(json),
+                  [this, team, partition = e.partition, offset = e.offset, generation = e.generation,
+                   consumed_at = e.consumed_at, key = std::move(e.key)](runtime::ChainResult r) {
                     if (!r.failed.empty()) failed_in_app.inc();
                     if (!r.event) {
                       dropped.inc();
@@ -309,28 +275,22 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
                     } else {
                       chain.on_event(team, *r.event);
                       produce(std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at,
-                                                              opt.output_topic, key, std::move(*r.event), {}, false}));
+                                                              &opt.output_topic, key, std::move(*r.event), {}, false}));
                     }
-                    done_with(partition, generation);
+                    if (auto next = in_flight.key_done(partition, generation, key)) run(std::move(*next));
                   });
-  }
-
-  void done_with(int32_t partition, int generation) {
-    {
-      std::lock_guard lock(mutex);
-      auto it = partitions.find(partition);
-      if (it != partitions.end() && it->second.generation == generation) it->second.busy = false;
-    }
-    advance(partition);
   }
 
   // --- producing ------------------------------------------------------------
 
   void produce(std::unique_ptr<Ticket> ticket) {
     for (int attempt = 0;; ++attempt) {
-      auto* headers = RdKafka::Headers::create();
-      for (const auto& [k, v] : ticket->headers) headers->add(k, v);
-      auto err = producer->produce(ticket->topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      RdKafka::Headers* headers = nullptr;
+      if (!ticket->headers.empty()) {
+        headers = RdKafka::Headers::create();
+        for (const auto& [k, v] : ticket->headers) headers->add(k, v);
+      }
+      auto err = producer->produce(*ticket->topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                    ticket->value.data(), ticket->value.size(),
                                    ticket->key.empty() ? nullptr : ticket->key.data(), ticket->key.size(), 0, headers,
                                    ticket.get());
@@ -339,7 +299,9 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
         return;
       }
       delete headers;
-      if (attempt % 100 == 0) spdlog::warn("ingestion: produce to {}: {}; retrying", ticket->topic, RdKafka::err2str(err));
+      if (attempt % 100 == 0) {
+        spdlog::warn("ingestion: produce to {}: {}; retrying", *ticket->topic, RdKafka::err2str(err));
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(err == RdKafka::ERR__QUEUE_FULL ? 5 : 100));
     }
   }
@@ -350,7 +312,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
       // Not acknowledged: send it again, so its input offset never commits
       // without its output.
       delivery_failures.inc();
-      spdlog::warn("ingestion: delivery to {} failed ({}); sending again", ticket->topic, msg.errstr());
+      spdlog::warn("ingestion: delivery to {} failed ({}); sending again", *ticket->topic, msg.errstr());
       produce(std::move(ticket));
       return;
     }
@@ -360,20 +322,14 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
 
   void settle(int32_t partition, int64_t offset, int generation, Clock::time_point consumed_at) {
     latency.observe(std::chrono::duration<double>(Clock::now() - consumed_at).count());
-    std::lock_guard lock(mutex);
-    auto it = partitions.find(partition);
-    if (it != partitions.end() && it->second.generation == generation) {
-      it->second.unsettled.erase(offset);
-      --in_flight;
-    }
-    in_flight_gauge.set(static_cast<double>(in_flight));
-    settled.notify_all();
+    in_flight.settle(partition, offset, generation);
+    in_flight_gauge.set(static_cast<double>(in_flight.count()));
   }
 
   // --- health ---------------------------------------------------------------
 
   void reachable() {
-    std::lock_guard lock(mutex);
+    std::lock_guard lock(health_mutex);
     if (!down_reason.empty()) spdlog::info("ingestion: brokers reachable again");
     down_reason.clear();
   }
@@ -382,7 +338,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR: {
         if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
-          std::lock_guard lock(mutex);
+          std::lock_guard lock(health_mutex);
           if (down_reason.empty()) spdlog::error("ingestion: {}", event.str());
           down_reason = event.str();
         } else {
@@ -419,12 +375,9 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     stopped = true;
     stopping = true;
     if (consumer_thread.joinable()) consumer_thread.join();
-    {
-      std::unique_lock lock(mutex);
-      if (!settled.wait_for(lock, grace, [this] { return in_flight == 0; })) {
-        spdlog::warn("ingestion: {} message(s) still in flight after the grace period; they will be read again",
-                     in_flight);
-      }
+    if (!in_flight.wait_until_at_most(0, grace)) {
+      spdlog::warn("ingestion: {} message(s) still in flight after the grace period; they will be read again",
+                   in_flight.count());
     }
     producer->flush(5000);
     commit(true);
@@ -443,13 +396,10 @@ EventPipeline::~EventPipeline() { stop(std::chrono::milliseconds(0)); }
 
 void EventPipeline::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 
-std::size_t EventPipeline::assigned_partitions() const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->partitions.size();
-}
+std::size_t EventPipeline::assigned_partitions() const { return impl_->in_flight.partitions(); }
 
 bool EventPipeline::connected(std::string* reason) const {
-  std::lock_guard lock(impl_->mutex);
+  std::lock_guard lock(impl_->health_mutex);
   if (reason) *reason = impl_->down_reason;
   return impl_->down_reason.empty();
 }

@@ -14,7 +14,7 @@ namespace ps::ingestion {
 struct ParsedEvent {
   long long team_id = 0;
   std::string distinct_id;
-  std::string json;  // the event, as the apps receive it
+  std::string json;  // the event as the apps receive it: a plain event's bytes unchanged
 };
 
 struct DeadLetter {

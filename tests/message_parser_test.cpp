@@ -53,3 +53,25 @@ TEST_CASE("message parser: every dead-letter case names its reason", "[ingestion
   CHECK(reason(R"({"team_id":1,"data":"[]"})") == "the envelope's data is not a JSON object");
   CHECK(reason(R"({"team_id":1,"event":"e","distinct_id":"d"})", 10) == "message is 43 bytes, over the limit of 10");
 }
+
+TEST_CASE("message parser: a plain event reaches the apps byte for byte", "[ingestion][parser]") {
+  std::string bytes = R"({ "event": "e", "team_id": 7, "distinct_id": 1.50, "properties": {"team_id": "x", "n": [1, {"event": 2}]} })";
+  auto r = parse_message(bytes, 1 << 20);
+  REQUIRE(std::holds_alternative<ParsedEvent>(r));
+  auto e = std::get<ParsedEvent>(r);
+  CHECK(e.json == bytes);
+  CHECK(e.team_id == 7);
+  // As JSON.parse and String() would see it.
+  CHECK(e.distinct_id == "1.5");
+}
+
+TEST_CASE("message parser: only top-level fields count, and a repeated one keeps its last value", "[ingestion][parser]") {
+  CHECK(reason(R"({"properties":{"team_id":1},"event":"e","distinct_id":"d"})") == "missing team_id");
+  CHECK(reason(R"({"team_id":1,"event":"e","distinct_id":"d","team_id":{}})") == "team_id is not an integer");
+  CHECK(reason(R"({"team_id":18446744073709551615,"event":"e","distinct_id":"d"})") == "team_id is not an integer");
+  CHECK(reason(R"({"team_id":1,"event":"e","distinct_id":"d"} trailing)") == "not valid JSON");
+  CHECK(reason("{\"team_id\":1,\"event\":\"\xff\",\"distinct_id\":\"d\"}") == "not valid JSON");
+  auto r = parse_message(R"({"team_id":1,"team_id":2,"event":"e","distinct_id":"d"})", 1 << 20);
+  REQUIRE(std::holds_alternative<ParsedEvent>(r));
+  CHECK(std::get<ParsedEvent>(r).team_id == 2);
+}
