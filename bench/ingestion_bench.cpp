@@ -97,13 +97,14 @@ int run(const std::string& bootstrap, const std::string& input, const std::strin
   o.dlq_topic = output + "-dlq";
   o.session_timeout_ms = 6000;
   ps::ingestion::EventPipeline pipeline(o, runtime.chain(), metrics);
+  // Polled every millisecond: finer would cost the pipeline CPU, coarser precision.
   while (counter(metrics, "plugin_server_ingestion_consumed_total") < 1) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   auto start = Clock::now();
   double cpu_start = cpu_seconds();
   while (counter(metrics, "plugin_server_ingestion_produced_total") < count) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   double cpu = cpu_seconds() - cpu_start;

@@ -23,6 +23,16 @@ constexpr const char* kScheduledTasks[] = {"runEveryMinute", "runEveryHour", "ru
 using v8::Local;
 
 std::string text_of(v8::Isolate* isolate, Local<v8::Value> value) {
+  if (value->IsString()) {
+    // One pass straight into the result (events cross here on every call):
+    // a UTF-16 unit never takes more than 3 bytes of UTF-8.
+    auto string = value.As<v8::String>();
+    std::string out(static_cast<std::size_t>(string->Length()) * 3, '\0');
+    int written = string->WriteUtf8(isolate, out.data(), static_cast<int>(out.size()), nullptr,
+                                    v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+    out.resize(static_cast<std::size_t>(written));
+    return out;
+  }
   v8::String::Utf8Value utf8(isolate, value);
   return *utf8 ? std::string(*utf8, static_cast<std::size_t>(utf8.length())) : std::string();
 }
@@ -66,6 +76,9 @@ struct Sandbox::Impl {
   v8::Isolate* isolate = nullptr;
   v8::Global<v8::Context> context;
   v8::Global<v8::Object> internals;  // what the prelude returned
+  // Looked up once: processEvent runs for every event.
+  v8::Global<v8::Function> process_event_wrapper;
+  v8::Global<v8::String> label;
   v8::Global<v8::Object> meta;
   std::vector<std::pair<v8::Global<v8::Module>, std::string>> modules;  // module, bundle path
   std::map<std::string, v8::Global<v8::Function>> methods;
@@ -99,6 +112,8 @@ struct Sandbox::Impl {
       methods.clear();
       modules.clear();
       meta.Reset();
+      process_event_wrapper.Reset();
+      label.Reset();
       internals.Reset();
       context.Reset();
     }
@@ -149,7 +164,11 @@ struct Sandbox::Impl {
     Local<v8::Value> args[] = {host};
     auto result = factory->Call(ctx(), v8::Undefined(isolate), 1, args);
     if (result.IsEmpty()) throw std::logic_error("prelude failed: " + exception_text(isolate, tc.Exception()));
-    internals.Reset(isolate, result.ToLocalChecked().As<v8::Object>());
+    auto prelude = result.ToLocalChecked().As<v8::Object>();
+    internals.Reset(isolate, prelude);
+    process_event_wrapper.Reset(
+        isolate, prelude->Get(ctx(), js_string(isolate, "processEvent")).ToLocalChecked().As<v8::Function>());
+    label.Reset(isolate, js_string(isolate, opt.label));
   }
 
   std::string where(Local<v8::Message> message) {
@@ -654,13 +673,9 @@ void Sandbox::process_event(const std::string& event_json, CallDone done) {
   v8::Isolate::Scope isolate_scope(impl.isolate);
   v8::HandleScope scope(impl.isolate);
   v8::Context::Scope context_scope(impl.ctx());
-  auto wrapper = impl.internals.Get(impl.isolate)
-                     ->Get(impl.ctx(), js_string(impl.isolate, "processEvent"))
-                     .ToLocalChecked()
-                     .As<v8::Function>();
   std::vector<Local<v8::Value>> argv = {fn->second.Get(impl.isolate), js_string(impl.isolate, event_json),
-                                        impl.meta.Get(impl.isolate), js_string(impl.isolate, impl.opt.label)};
-  impl.invoke(wrapper, argv, std::move(done));
+                                        impl.meta.Get(impl.isolate), impl.label.Get(impl.isolate)};
+  impl.invoke(impl.process_event_wrapper.Get(impl.isolate), argv, std::move(done));
 }
 
 }  // namespace ps::runtime

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -141,6 +142,47 @@ TEST_CASE("ingestion: events of one key keep their order across 10,000 events", 
   }
   CHECK(out_of_order == 0);
   CHECK(last.size() == 7);
+}
+
+TEST_CASE("ingestion: in-flight work stays bounded, a stalled key pauses fetching, and nothing is lost",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:1", "out:1", "dlq:1"});
+  RuntimeHarness h;
+  // The first event never settles: it holds its key until the wall-clock
+  // limit (2 s) fails it, and every later event of the key waits behind it.
+  auto app = h.write_app("stall", {{"index.js", R"(
+    export async function processEvent(e) {
+      if (e.event === 'stall') await new Promise(() => {})
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto options = options_for(broker, "g-bounded");
+  options.max_in_flight = 10;
+  ps::ingestion::EventPipeline pipeline(options, h.runtime().chain(), h.metrics());
+
+  std::vector<std::pair<std::string, std::string>> input = {{"1:u", event(1, "stall", "u")}};
+  for (int i = 1; i < 60; ++i) input.emplace_back("1:u", event(1, "e", "u", {{"seq", i}}));
+  ps::test::produce(broker.bootstrap(), "in", input);
+
+  auto& in_flight = h.metrics().gauge("plugin_server_ingestion_in_flight", "");
+  std::atomic<bool> sampling{true};
+  double peak = 0;
+  std::thread sampler([&] {
+    while (sampling) {
+      peak = std::max(peak, in_flight.value());
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  auto out = ps::test::consume(broker.bootstrap(), "out", 60, 60s);
+  sampling = false;
+  sampler.join();
+
+  REQUIRE(out.size() == 60);
+  CHECK(json::parse(out[0].value)["properties"]["$plugins_failed"].size() == 1);
+  for (int i = 1; i < 60; ++i) CHECK(json::parse(out[static_cast<std::size_t>(i)].value)["properties"]["seq"] == i);
+  CHECK(peak == 10);
+  CHECK(h.metrics().counter("plugin_server_ingestion_pauses_total", "").value() >= 1);
 }
 
 TEST_CASE("ingestion: offsets are committed, so a restarted consumer does not read settled events again",
