@@ -1,11 +1,12 @@
 // The Node.js ingestion peer on kafkajs: a consumer group reads the input,
-// each batch runs through the app chain in node:vm, the results are produced
+// each batch runs through the app chain in node:vm (events of one key in
+// order, keys concurrently), the results are produced
 // (acks from all replicas) and only then is the batch's offset committed.
 //   node --experimental-vm-modules ingestion_kafkajs.mjs BOOTSTRAP INPUT OUTPUT APP_DIR APPS COUNT
 // Prints "<events> <seconds> <cpu seconds>", timed from the first message
 // consumed to the last output acknowledged.
 import kafkajs from 'kafkajs'
-import { loadChain } from './vm_app.mjs'
+import { loadChain, runBatch } from './vm_app.mjs'
 import { Stopwatch } from './stopwatch.mjs'
 
 const { Kafka, logLevel } = kafkajs
@@ -26,11 +27,9 @@ await consumer.run({
   partitionsConsumedConcurrently: 16,
   eachBatch: async ({ batch, heartbeat }) => {
     stopwatch.start()
+    const outputs = await runBatch(chain, batch.messages, (m) => m.key.toString(), (m) => m.value.toString())
     const messages = []
-    for (const message of batch.messages) {
-      const out = chain(message.value.toString())
-      if (out !== null) messages.push({ key: message.key, value: out })
-    }
+    outputs.forEach((out, i) => out !== null && messages.push({ key: batch.messages[i].key, value: out }))
     await producer.send({ topic: output, messages, acks: -1 })
     const next = (BigInt(batch.lastOffset()) + 1n).toString()
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])

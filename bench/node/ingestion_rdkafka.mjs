@@ -1,12 +1,13 @@
 // The Node.js ingestion peer on node-rdkafka (librdkafka bindings): the
-// consumer takes a batch, runs it through the app chain in node:vm, produces
+// consumer takes a batch, runs it through the app chain in node:vm (events of
+// one key in order, keys concurrently), produces
 // the results (idempotent producer, delivery reports on) and commits the
 // batch's offsets once every result is acknowledged.
 //   node --experimental-vm-modules ingestion_rdkafka.mjs BOOTSTRAP INPUT OUTPUT APP_DIR APPS COUNT
 // Prints "<events> <seconds> <cpu seconds>", timed from the first message
 // consumed to the last output acknowledged.
 import Kafka from 'node-rdkafka'
-import { loadChain } from './vm_app.mjs'
+import { loadChain, runBatch } from './vm_app.mjs'
 import { Stopwatch } from './stopwatch.mjs'
 
 const [bootstrap, input, output, appDir, apps, count] = process.argv.slice(2)
@@ -64,15 +65,15 @@ for (;;) {
   const next = new Map()
   let produced = 0
   const acknowledged = new Promise((resolve) => { batchDone = resolve })
-  for (const message of messages) {
-    const out = chain(message.value.toString())
-    if (out !== null) {
+  const outputs = await runBatch(chain, messages, (m) => m.key.toString(), (m) => m.value.toString())
+  messages.forEach((message, i) => {
+    if (outputs[i] !== null) {
       ++awaiting
       ++produced
-      producer.produce(output, null, Buffer.from(out), message.key, Date.now())
+      producer.produce(output, null, Buffer.from(outputs[i]), message.key, Date.now())
     }
     next.set(message.partition, message.offset + 1)
-  }
+  })
   if (awaiting > 0) await acknowledged
   consumer.commit([...next].map(([partition, offset]) => ({ topic: input, partition, offset })))
   if (stopwatch.done(produced)) {

@@ -10,10 +10,10 @@ const calls = Number(callsArg || 20000)
 const eventText = fs.readFileSync(eventFile, 'utf8')
 const chain = await loadChain(appDir, 1)
 
-function once() {
-  if (chain(eventText) === null) throw new Error('dropped')
+async function once() {
+  if ((await chain(eventText)) === null) throw new Error('dropped')
 }
-for (let i = 0; i < 5000; i++) once()
+for (let i = 0; i < 5000; i++) await once()
 const start = process.hrtime.bigint()
-for (let i = 0; i < calls; i++) once()
+for (let i = 0; i < calls; i++) await once()
 console.log(`node-vm ${calls} ${Number(process.hrtime.bigint() - start) / 1e9}`)
