@@ -1,13 +1,12 @@
-#include "runtime/sandbox.h"
+// One app's isolate: creating it with its limits, the prelude, loading the
+// bundle's modules, and calls into the app under the CPU, wall-clock and heap
+// limits. The host functions are in sandbox_host.cpp.
 
 #include <algorithm>
-#include <cmath>
-#include <map>
+#include <filesystem>
 
-#include <v8.h>
-
-#include "runtime/array_buffer_allocator.h"
 #include "runtime/executor.h"
+#include "runtime/sandbox_impl.h"
 #include "runtime/watchdog.h"
 
 namespace ps::runtime {
@@ -20,7 +19,20 @@ constexpr const char* kHookNames[] = {"setupPlugin",    "teardownPlugin", "proce
                                       "runEveryMinute", "runEveryHour",   "runEveryDay"};
 constexpr const char* kScheduledTasks[] = {"runEveryMinute", "runEveryHour", "runEveryDay"};
 
-using v8::Local;
+// Resolves a relative import against the importing file, within the bundle.
+std::optional<std::string> resolve_path(const std::string& referrer, const std::string& specifier,
+                                        const std::map<std::string, std::string>& files) {
+  if (specifier.rfind("./", 0) != 0 && specifier.rfind("../", 0) != 0) return std::nullopt;
+  auto base = std::filesystem::path(referrer).parent_path();
+  auto joined = (base / specifier).lexically_normal().generic_string();
+  if (joined.rfind("../", 0) == 0) return std::nullopt;
+  for (const auto& candidate : {joined, joined + ".js", joined + ".mjs", joined + "/index.js"}) {
+    if (files.count(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::string text_of(v8::Isolate* isolate, Local<v8::Value> value) {
   if (value->IsString()) {
@@ -42,539 +54,313 @@ Local<v8::String> js_string(v8::Isolate* isolate, const std::string& text) {
       .ToLocalChecked();
 }
 
-// "TypeError: message" for an Error, else the value as a string.
 std::string exception_text(v8::Isolate* isolate, Local<v8::Value> exception) {
   if (exception.IsEmpty()) return "unknown error";
   auto text = text_of(isolate, exception);
   return text.empty() ? "unknown error" : text;
 }
 
-// Resolves a relative import against the importing file, within the bundle.
-std::optional<std::string> resolve_path(const std::string& referrer, const std::string& specifier,
-                                        const std::map<std::string, std::string>& files) {
-  if (specifier.rfind("./", 0) != 0 && specifier.rfind("../", 0) != 0) return std::nullopt;
-  auto base = std::filesystem::path(referrer).parent_path();
-  auto joined = (base / specifier).lexically_normal().generic_string();
-  if (joined.rfind("../", 0) == 0) return std::nullopt;
-  for (const auto& candidate : {joined, joined + ".js", joined + ".mjs", joined + "/index.js"}) {
-    if (files.count(candidate)) return candidate;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 bool Exports::has(const std::string& method) const {
   return std::find(methods.begin(), methods.end(), method) != methods.end();
 }
 
-struct Sandbox::Impl {
-  SandboxOptions opt;
-  std::weak_ptr<Sandbox> self;
-  CappedAllocatorState allocator_state;
-  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
-  v8::Isolate* isolate = nullptr;
-  v8::Global<v8::Context> context;
-  v8::Global<v8::Object> internals;  // what the prelude returned
-  // Looked up once: processEvent runs for every event.
-  v8::Global<v8::Function> process_event_wrapper;
-  v8::Global<v8::String> label;
-  v8::Global<v8::Object> meta;
-  std::vector<std::pair<v8::Global<v8::Module>, std::string>> modules;  // module, bundle path
-  std::map<std::string, v8::Global<v8::Function>> methods;
-  v8::Global<v8::Value> exported_jobs;  // until meta takes it over
-  Exports exports;
-
-  struct PendingCall {
-    v8::Global<v8::Promise> promise;
-    CallDone done;
-  };
-  std::map<std::uint64_t, PendingCall> calls;
-  std::uint64_t next_call = 1;
-  std::map<std::uint64_t, v8::Global<v8::Promise::Resolver>> ops;
-  std::uint64_t next_op = 1;
-  bool heap_exceeded = false;
-  bool broken = false;
-
-  explicit Impl(SandboxOptions options) : opt(std::move(options)) {}
-
-  ~Impl() {
-    if (!isolate) return;
-    {
-      v8::Isolate::Scope isolate_scope(isolate);
-      auto pending = std::move(calls);
-      calls.clear();
-      for (auto& [id, call] : pending) {
-        call.promise.Reset();
-        call.done({Failure::Unavailable, std::nullopt, "the app instance stopped before the call settled"});
-      }
-      ops.clear();
-      methods.clear();
-      modules.clear();
-      meta.Reset();
-      process_event_wrapper.Reset();
-      label.Reset();
-      internals.Reset();
-      context.Reset();
+Sandbox::Impl::~Impl() {
+  if (!isolate) return;
+  {
+    v8::Isolate::Scope isolate_scope(isolate);
+    auto pending = std::move(calls);
+    calls.clear();
+    for (auto& [id, call] : pending) {
+      call.promise.Reset();
+      call.done({Failure::Unavailable, std::nullopt, "the app instance stopped before the call settled"});
     }
-    isolate->Dispose();
+    ops.clear();
+    methods.clear();
+    modules.clear();
+    meta.Reset();
+    process_event_wrapper.Reset();
+    label.Reset();
+    internals.Reset();
+    context.Reset();
   }
+  isolate->Dispose();
+}
 
-  Local<v8::Context> ctx() const { return context.Get(isolate); }
+std::size_t Sandbox::Impl::near_heap_limit(void* data, std::size_t current, std::size_t) {
+  auto* impl = static_cast<Impl*>(data);
+  impl->heap_exceeded = true;
+  impl->isolate->TerminateExecution();
+  // Room to unwind the running script; the isolate is replaced afterwards.
+  return current + std::max<std::size_t>(current / 2, 16u << 20);
+}
 
-  // --- set-up -------------------------------------------------------------
+void Sandbox::Impl::create_isolate() {
+  allocator = make_capped_allocator(opt.limits.heap_bytes, allocator_state);
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator.get();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, opt.limits.heap_bytes);
+  isolate = v8::Isolate::New(params);
+  isolate->SetData(0, this);
+  isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  isolate->AddNearHeapLimitCallback(near_heap_limit, this);
+}
 
-  static std::size_t near_heap_limit(void* data, std::size_t current, std::size_t) {
-    auto* impl = static_cast<Impl*>(data);
-    impl->heap_exceeded = true;
-    impl->isolate->TerminateExecution();
-    // Room to unwind the running script; the isolate is replaced afterwards.
-    return current + std::max<std::size_t>(current / 2, 16u << 20);
+template <auto Callback>
+void Sandbox::Impl::add_host_function(Local<v8::Object> host, const char* name) {
+  auto fn = v8::Function::New(ctx(), Callback, v8::External::New(isolate, this)).ToLocalChecked();
+  host->Set(ctx(), js_string(isolate, name), fn).Check();
+}
+
+void Sandbox::Impl::install_prelude() {
+  v8::TryCatch tc(isolate);
+  v8::ScriptOrigin origin(isolate, js_string(isolate, "plugin-server:prelude.js"));
+  auto script = v8::Script::Compile(ctx(), js_string(isolate, kPreludeSource), &origin).ToLocalChecked();
+  auto factory = script->Run(ctx()).ToLocalChecked().As<v8::Function>();
+  auto host = v8::Object::New(isolate);
+  add_host_function<&Impl::host_log>(host, "log");
+  add_host_function<&Impl::host_fetch>(host, "fetch");
+  add_host_function<&Impl::host_storage_get>(host, "storageGet");
+  add_host_function<&Impl::host_storage_set>(host, "storageSet");
+  add_host_function<&Impl::host_storage_del>(host, "storageDel");
+  add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
+  Local<v8::Value> args[] = {host};
+  auto result = factory->Call(ctx(), v8::Undefined(isolate), 1, args);
+  if (result.IsEmpty()) throw std::logic_error("prelude failed: " + exception_text(isolate, tc.Exception()));
+  auto prelude = result.ToLocalChecked().As<v8::Object>();
+  internals.Reset(isolate, prelude);
+  process_event_wrapper.Reset(
+      isolate, prelude->Get(ctx(), js_string(isolate, "processEvent")).ToLocalChecked().As<v8::Function>());
+  label.Reset(isolate, js_string(isolate, opt.label));
+}
+
+std::string Sandbox::Impl::where(Local<v8::Message> message) {
+  if (message.IsEmpty()) return "";
+  auto file = text_of(isolate, message->GetScriptResourceName());
+  int line = message->GetLineNumber(ctx()).FromMaybe(0);
+  int column = message->GetStartColumn(ctx()).FromMaybe(0) + 1;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+}
+
+Local<v8::Module> Sandbox::Impl::compile_module(const std::string& path) {
+  for (auto& [module, known] : modules) {
+    if (known == path) return module.Get(isolate);
   }
-
-  void create_isolate() {
-    allocator = make_capped_allocator(opt.limits.heap_bytes, allocator_state);
-    v8::Isolate::CreateParams params;
-    params.array_buffer_allocator = allocator.get();
-    params.constraints.ConfigureDefaultsFromHeapSize(0, opt.limits.heap_bytes);
-    isolate = v8::Isolate::New(params);
-    isolate->SetData(0, this);
-    isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
-    isolate->AddNearHeapLimitCallback(near_heap_limit, this);
+  v8::TryCatch tc(isolate);
+  v8::ScriptOrigin origin(isolate, js_string(isolate, opt.bundle->source + "/" + path), 0, 0, false, -1,
+                          Local<v8::Value>(), false, false, true);
+  v8::ScriptCompiler::Source source(js_string(isolate, opt.bundle->files.at(path)), origin);
+  Local<v8::Module> module;
+  if (!v8::ScriptCompiler::CompileModule(isolate, &source).ToLocal(&module)) {
+    throw BundleError(where(tc.Message()) + exception_text(isolate, tc.Exception()));
   }
+  modules.emplace_back(v8::Global<v8::Module>(isolate, module), path);
+  return module;
+}
 
-  template <auto Callback>
-  void add_host_function(Local<v8::Object> host, const char* name) {
-    auto fn = v8::Function::New(ctx(), Callback, v8::External::New(isolate, this)).ToLocalChecked();
-    host->Set(ctx(), js_string(isolate, name), fn).Check();
+v8::MaybeLocal<v8::Module> Sandbox::Impl::resolve_import(Local<v8::Context> context, Local<v8::String> specifier,
+                                                         Local<v8::FixedArray>, Local<v8::Module> referrer) {
+  auto* impl = static_cast<Impl*>(context->GetIsolate()->GetData(0));
+  auto* isolate = impl->isolate;
+  std::string referrer_path;
+  for (auto& [module, path] : impl->modules) {
+    if (module == referrer) referrer_path = path;
   }
-
-  void install_prelude() {
-    v8::TryCatch tc(isolate);
-    v8::ScriptOrigin origin(isolate, js_string(isolate, "plugin-server:prelude.js"));
-    auto script = v8::Script::Compile(ctx(), js_string(isolate, kPreludeSource), &origin).ToLocalChecked();
-    auto factory = script->Run(ctx()).ToLocalChecked().As<v8::Function>();
-    auto host = v8::Object::New(isolate);
-    add_host_function<&Impl::host_log>(host, "log");
-    add_host_function<&Impl::host_fetch>(host, "fetch");
-    add_host_function<&Impl::host_storage_get>(host, "storageGet");
-    add_host_function<&Impl::host_storage_set>(host, "storageSet");
-    add_host_function<&Impl::host_storage_del>(host, "storageDel");
-    add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
-    Local<v8::Value> args[] = {host};
-    auto result = factory->Call(ctx(), v8::Undefined(isolate), 1, args);
-    if (result.IsEmpty()) throw std::logic_error("prelude failed: " + exception_text(isolate, tc.Exception()));
-    auto prelude = result.ToLocalChecked().As<v8::Object>();
-    internals.Reset(isolate, prelude);
-    process_event_wrapper.Reset(
-        isolate, prelude->Get(ctx(), js_string(isolate, "processEvent")).ToLocalChecked().As<v8::Function>());
-    label.Reset(isolate, js_string(isolate, opt.label));
-  }
-
-  std::string where(Local<v8::Message> message) {
-    if (message.IsEmpty()) return "";
-    auto file = text_of(isolate, message->GetScriptResourceName());
-    int line = message->GetLineNumber(ctx()).FromMaybe(0);
-    int column = message->GetStartColumn(ctx()).FromMaybe(0) + 1;
-    return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
-  }
-
-  Local<v8::Module> compile_module(const std::string& path) {
-    for (auto& [module, known] : modules) {
-      if (known == path) return module.Get(isolate);
-    }
-    v8::TryCatch tc(isolate);
-    v8::ScriptOrigin origin(isolate, js_string(isolate, opt.bundle->source + "/" + path), 0, 0, false, -1,
-                            Local<v8::Value>(), false, false, true);
-    v8::ScriptCompiler::Source source(js_string(isolate, opt.bundle->files.at(path)), origin);
-    Local<v8::Module> module;
-    if (!v8::ScriptCompiler::CompileModule(isolate, &source).ToLocal(&module)) {
-      throw BundleError(where(tc.Message()) + exception_text(isolate, tc.Exception()));
-    }
-    modules.emplace_back(v8::Global<v8::Module>(isolate, module), path);
-    return module;
-  }
-
-  static v8::MaybeLocal<v8::Module> resolve_import(Local<v8::Context> context, Local<v8::String> specifier,
-                                                   Local<v8::FixedArray>, Local<v8::Module> referrer) {
-    auto* impl = static_cast<Impl*>(context->GetIsolate()->GetData(0));
-    auto* isolate = impl->isolate;
-    std::string referrer_path;
-    for (auto& [module, path] : impl->modules) {
-      if (module == referrer) referrer_path = path;
-    }
-    auto spec = text_of(isolate, specifier);
-    auto resolved = resolve_path(referrer_path, spec, impl->opt.bundle->files);
-    if (!resolved) {
-      auto message = impl->opt.bundle->source + "/" + referrer_path + ": cannot import \"" + spec +
-                     "\": only relative imports of files in the bundle are allowed";
-      isolate->ThrowException(v8::Exception::Error(js_string(isolate, message)));
-      return {};
-    }
-    try {
-      return impl->compile_module(*resolved);
-    } catch (const BundleError& e) {
-      isolate->ThrowException(v8::Exception::SyntaxError(js_string(isolate, e.what())));
-      return {};
-    }
-  }
-
-  void load_module() {
-    auto module = compile_module(opt.bundle->manifest.main);
-    v8::TryCatch tc(isolate);
-    if (module->InstantiateModule(ctx(), resolve_import).IsNothing()) {
-      throw BundleError(opt.bundle->source + ": " + exception_text(isolate, tc.Exception()));
-    }
-    Local<v8::Value> evaluation;
-    {
-      Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
-      if (module->Evaluate(ctx()).ToLocal(&evaluation)) isolate->PerformMicrotaskCheckpoint();
-      if (guard.fired() || heap_exceeded) {
-        isolate->CancelTerminateExecution();
-        throw AppError(opt.bundle->source + ": loading the module broke a limit: " +
-                       (heap_exceeded ? heap_limit_text() : cpu_limit_text()));
-      }
-    }
-    if (evaluation.IsEmpty()) {
-      throw AppError(opt.bundle->source + ": the module threw while loading: " +
-                     exception_text(isolate, tc.Exception()));
-    }
-    auto promise = evaluation.As<v8::Promise>();
-    if (promise->State() == v8::Promise::kRejected) {
-      throw AppError(opt.bundle->source + ": the module threw while loading: " +
-                     exception_text(isolate, promise->Result()));
-    }
-    if (promise->State() == v8::Promise::kPending) {
-      throw AppError(opt.bundle->source + ": top-level await of host operations is not supported");
-    }
-    read_exports(module->GetModuleNamespace().As<v8::Object>());
-  }
-
-  void read_exports(Local<v8::Object> ns) {
-    for (const char* name : kHookNames) {
-      Local<v8::Value> value;
-      if (ns->Get(ctx(), js_string(isolate, name)).ToLocal(&value) && value->IsFunction()) {
-        exports.methods.push_back(name);
-        methods[name].Reset(isolate, value.As<v8::Function>());
-      }
-    }
-    for (const char* task : kScheduledTasks) {
-      if (exports.has(task)) exports.scheduled_tasks.push_back(task);
-    }
-    Local<v8::Value> jobs;
-    if (ns->Get(ctx(), js_string(isolate, "jobs")).ToLocal(&jobs) && jobs->IsObject()) {
-      exported_jobs.Reset(isolate, jobs);
-      auto names = jobs.As<v8::Object>()->GetOwnPropertyNames(ctx()).ToLocalChecked();
-      for (uint32_t i = 0; i < names->Length(); ++i) {
-        auto key = names->Get(ctx(), i).ToLocalChecked();
-        auto value = jobs.As<v8::Object>()->Get(ctx(), key).ToLocalChecked();
-        if (value->IsFunction()) exports.jobs.push_back(text_of(isolate, key));
-      }
-    }
-  }
-
-  void make_meta() {
-    auto make = internals.Get(isolate)->Get(ctx(), js_string(isolate, "makeMeta")).ToLocalChecked().As<v8::Function>();
-    Local<v8::Value> jobs = exported_jobs.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : exported_jobs.Get(isolate);
-    Local<v8::Value> args[] = {js_string(isolate, opt.config_json), js_string(isolate, opt.attachments_json), jobs};
-    v8::TryCatch tc(isolate);
-    Local<v8::Value> result;
-    if (!make->Call(ctx(), v8::Undefined(isolate), 3, args).ToLocal(&result)) {
-      throw AppError(opt.bundle->source + ": cannot build meta: " + exception_text(isolate, tc.Exception()));
-    }
-    meta.Reset(isolate, result.As<v8::Object>());
-    exported_jobs.Reset();
-  }
-
-  // --- calls --------------------------------------------------------------
-
-  std::string cpu_limit_text() const {
-    return "exceeded the CPU time limit of " + std::to_string(opt.limits.cpu.count()) + " ms";
-  }
-  std::string heap_limit_text() const {
-    return "exceeded the heap limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB";
-  }
-
-  CallOutcome failure_of(v8::TryCatch& tc, bool cpu_fired) {
-    if (heap_exceeded) return {Failure::HeapLimit, std::nullopt, heap_limit_text()};
-    if (cpu_fired) return {Failure::CpuLimit, std::nullopt, cpu_limit_text()};
-    auto text = exception_text(isolate, tc.Exception());
-    if (allocator_state.refused.exchange(false)) {
-      text += " (exceeded the ArrayBuffer memory limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB)";
-    }
-    return {Failure::Error, std::nullopt, text};
-  }
-
-  // Runs `fn` under the CPU limit and settles or parks its result.
-  void invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done) {
-    v8::TryCatch tc(isolate);
-    Local<v8::Value> result;
-    bool fired = false;
-    {
-      Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
-      if (fn->Call(ctx(), v8::Undefined(isolate), static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
-        isolate->PerformMicrotaskCheckpoint();
-      }
-      fired = guard.fired();
-    }
-    if (result.IsEmpty()) {
-      auto outcome = failure_of(tc, fired);
-      if (heap_exceeded) {
-        // Broken before the owner hears of it, so it replaces the isolate.
-        broken = true;
-        isolate->CancelTerminateExecution();
-      }
-      done(std::move(outcome));
-    } else if (result->IsPromise()) {
-      park(result.As<v8::Promise>(), std::move(done));
-    } else {
-      done(settled_value(result));
-    }
-    after_entry(fired && !result.IsEmpty());
-  }
-
-  CallOutcome settled_value(Local<v8::Value> value) {
-    if (value->IsString()) return {Failure::None, text_of(isolate, value), ""};
+  auto spec = text_of(isolate, specifier);
+  auto resolved = resolve_path(referrer_path, spec, impl->opt.bundle->files);
+  if (!resolved) {
+    auto message = impl->opt.bundle->source + "/" + referrer_path + ": cannot import \"" + spec +
+                   "\": only relative imports of files in the bundle are allowed";
+    isolate->ThrowException(v8::Exception::Error(js_string(isolate, message)));
     return {};
   }
-
-  void park(Local<v8::Promise> promise, CallDone done) {
-    auto id = next_call++;
-    calls[id] = PendingCall{v8::Global<v8::Promise>(isolate, promise), std::move(done)};
-    std::weak_ptr<Sandbox> weak = self;
-    opt.executor->post_after(opt.limits.wall, opt.thread, [weak, id] {
-      if (auto sandbox = weak.lock()) sandbox->impl_->expire(id);
-    });
+  try {
+    return impl->compile_module(*resolved);
+  } catch (const BundleError& e) {
+    isolate->ThrowException(v8::Exception::SyntaxError(js_string(isolate, e.what())));
+    return {};
   }
+}
 
-  void expire(std::uint64_t id) {
-    auto it = calls.find(id);
-    if (it == calls.end()) return;
-    auto done = std::move(it->second.done);
-    calls.erase(it);
-    done({Failure::WallLimit, std::nullopt,
-          "did not settle within the time limit of " + std::to_string(opt.limits.wall.count()) + " ms"});
+void Sandbox::Impl::load_module() {
+  auto module = compile_module(opt.bundle->manifest.main);
+  v8::TryCatch tc(isolate);
+  if (module->InstantiateModule(ctx(), resolve_import).IsNothing()) {
+    throw BundleError(opt.bundle->source + ": " + exception_text(isolate, tc.Exception()));
   }
-
-  // Completes parked calls whose promises have settled.
-  void settle_calls() {
-    v8::HandleScope scope(isolate);
-    for (auto it = calls.begin(); it != calls.end();) {
-      auto promise = it->second.promise.Get(isolate);
-      if (promise->State() == v8::Promise::kPending) {
-        ++it;
-        continue;
-      }
-      auto done = std::move(it->second.done);
-      it = calls.erase(it);
-      if (promise->State() == v8::Promise::kFulfilled) {
-        done(settled_value(promise->Result()));
-      } else {
-        auto text = exception_text(isolate, promise->Result());
-        if (allocator_state.refused.exchange(false)) {
-          text += " (exceeded the ArrayBuffer memory limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB)";
-        }
-        done({Failure::Error, std::nullopt, text});
-      }
+  Local<v8::Value> evaluation;
+  {
+    Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
+    if (module->Evaluate(ctx()).ToLocal(&evaluation)) isolate->PerformMicrotaskCheckpoint();
+    if (guard.fired() || heap_exceeded) {
+      isolate->CancelTerminateExecution();
+      throw AppError(opt.bundle->source + ": loading the module broke a limit: " +
+                     (heap_exceeded ? heap_limit_text() : cpu_limit_text()));
     }
   }
+  if (evaluation.IsEmpty()) {
+    throw AppError(opt.bundle->source + ": the module threw while loading: " +
+                   exception_text(isolate, tc.Exception()));
+  }
+  auto promise = evaluation.As<v8::Promise>();
+  if (promise->State() == v8::Promise::kRejected) {
+    throw AppError(opt.bundle->source + ": the module threw while loading: " +
+                   exception_text(isolate, promise->Result()));
+  }
+  if (promise->State() == v8::Promise::kPending) {
+    throw AppError(opt.bundle->source + ": top-level await of host operations is not supported");
+  }
+  read_exports(module->GetModuleNamespace().As<v8::Object>());
+}
 
-  // After any entry into JS: settle what settled; a broken limit in async
-  // code cannot be pinned on one call, so it fails them all.
-  void after_entry(bool terminated_async) {
-    if (heap_exceeded || terminated_async) {
+void Sandbox::Impl::read_exports(Local<v8::Object> ns) {
+  for (const char* name : kHookNames) {
+    Local<v8::Value> value;
+    if (ns->Get(ctx(), js_string(isolate, name)).ToLocal(&value) && value->IsFunction()) {
+      exports.methods.push_back(name);
+      methods[name].Reset(isolate, value.As<v8::Function>());
+    }
+  }
+  for (const char* task : kScheduledTasks) {
+    if (exports.has(task)) exports.scheduled_tasks.push_back(task);
+  }
+  Local<v8::Value> jobs;
+  if (ns->Get(ctx(), js_string(isolate, "jobs")).ToLocal(&jobs) && jobs->IsObject()) {
+    exported_jobs.Reset(isolate, jobs);
+    auto names = jobs.As<v8::Object>()->GetOwnPropertyNames(ctx()).ToLocalChecked();
+    for (uint32_t i = 0; i < names->Length(); ++i) {
+      auto key = names->Get(ctx(), i).ToLocalChecked();
+      auto value = jobs.As<v8::Object>()->Get(ctx(), key).ToLocalChecked();
+      if (value->IsFunction()) exports.jobs.push_back(text_of(isolate, key));
+    }
+  }
+}
+
+void Sandbox::Impl::make_meta() {
+  auto make = internals.Get(isolate)->Get(ctx(), js_string(isolate, "makeMeta")).ToLocalChecked().As<v8::Function>();
+  Local<v8::Value> jobs = exported_jobs.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : exported_jobs.Get(isolate);
+  Local<v8::Value> args[] = {js_string(isolate, opt.config_json), js_string(isolate, opt.attachments_json), jobs};
+  v8::TryCatch tc(isolate);
+  Local<v8::Value> result;
+  if (!make->Call(ctx(), v8::Undefined(isolate), 3, args).ToLocal(&result)) {
+    throw AppError(opt.bundle->source + ": cannot build meta: " + exception_text(isolate, tc.Exception()));
+  }
+  meta.Reset(isolate, result.As<v8::Object>());
+  exported_jobs.Reset();
+}
+
+std::string Sandbox::Impl::cpu_limit_text() const {
+  return "exceeded the CPU time limit of " + std::to_string(opt.limits.cpu.count()) + " ms";
+}
+
+std::string Sandbox::Impl::heap_limit_text() const {
+  return "exceeded the heap limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB";
+}
+
+CallOutcome Sandbox::Impl::failure_of(v8::TryCatch& tc, bool cpu_fired) {
+  if (heap_exceeded) return {Failure::HeapLimit, std::nullopt, heap_limit_text()};
+  if (cpu_fired) return {Failure::CpuLimit, std::nullopt, cpu_limit_text()};
+  auto text = exception_text(isolate, tc.Exception());
+  if (allocator_state.refused.exchange(false)) {
+    text += " (exceeded the ArrayBuffer memory limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB)";
+  }
+  return {Failure::Error, std::nullopt, text};
+}
+
+void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done) {
+  v8::TryCatch tc(isolate);
+  Local<v8::Value> result;
+  bool fired = false;
+  {
+    Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
+    if (fn->Call(ctx(), v8::Undefined(isolate), static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
+      isolate->PerformMicrotaskCheckpoint();
+    }
+    fired = guard.fired();
+  }
+  if (result.IsEmpty()) {
+    auto outcome = failure_of(tc, fired);
+    if (heap_exceeded) {
+      // Broken before the owner hears of it, so it replaces the isolate.
       broken = true;
       isolate->CancelTerminateExecution();
-      auto failure = heap_exceeded ? Failure::HeapLimit : Failure::CpuLimit;
-      auto text = heap_exceeded ? heap_limit_text() : cpu_limit_text();
-      auto pending = std::move(calls);
-      calls.clear();
-      for (auto& [id, call] : pending) call.done({failure, std::nullopt, text});
-      return;
     }
-    settle_calls();
+    done(std::move(outcome));
+  } else if (result->IsPromise()) {
+    park(result.As<v8::Promise>(), std::move(done));
+  } else {
+    done(settled_value(result));
   }
+  after_entry(fired && !result.IsEmpty());
+}
 
-  void run_microtasks() {
-    bool fired;
-    {
-      Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
-      isolate->PerformMicrotaskCheckpoint();
-      fired = guard.fired();
+CallOutcome Sandbox::Impl::settled_value(Local<v8::Value> value) {
+  if (value->IsString()) return {Failure::None, text_of(isolate, value), ""};
+  return {};
+}
+
+void Sandbox::Impl::park(Local<v8::Promise> promise, CallDone done) {
+  auto id = next_call++;
+  calls[id] = PendingCall{v8::Global<v8::Promise>(isolate, promise), std::move(done)};
+  std::weak_ptr<Sandbox> weak = self;
+  opt.executor->post_after(opt.limits.wall, opt.thread, [weak, id] {
+    if (auto sandbox = weak.lock()) sandbox->impl_->expire(id);
+  });
+}
+
+void Sandbox::Impl::expire(std::uint64_t id) {
+  auto it = calls.find(id);
+  if (it == calls.end()) return;
+  auto done = std::move(it->second.done);
+  calls.erase(it);
+  done({Failure::WallLimit, std::nullopt,
+        "did not settle within the time limit of " + std::to_string(opt.limits.wall.count()) + " ms"});
+}
+
+void Sandbox::Impl::settle_calls() {
+  v8::HandleScope scope(isolate);
+  for (auto it = calls.begin(); it != calls.end();) {
+    auto promise = it->second.promise.Get(isolate);
+    if (promise->State() == v8::Promise::kPending) {
+      ++it;
+      continue;
     }
-    after_entry(fired);
-  }
-
-  // --- host operations ------------------------------------------------------
-
-  static Impl& from(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    return *static_cast<Impl*>(info.Data().As<v8::External>()->Value());
-  }
-
-  std::uint64_t add_op(Local<v8::Promise::Resolver> resolver) {
-    auto id = next_op++;
-    ops[id].Reset(isolate, resolver);
-    return id;
-  }
-
-  // A callback for a host operation: carries the result back to this
-  // sandbox's thread, then settles the operation's promise with `settle`.
-  template <class Result>
-  std::function<void(Result)> completion(std::uint64_t id,
-                                         void (*settle)(Impl&, Local<v8::Promise::Resolver>, Result&)) {
-    std::weak_ptr<Sandbox> weak = self;
-    Executor* executor = opt.executor;
-    int thread = opt.thread;
-    return [weak, executor, thread, id, settle](Result result) {
-      executor->post(thread, [weak, id, settle, result = std::move(result)]() mutable {
-        auto sandbox = weak.lock();
-        if (!sandbox) return;
-        auto& impl = *sandbox->impl_;
-        if (impl.broken) return;
-        v8::Isolate::Scope isolate_scope(impl.isolate);
-        v8::HandleScope scope(impl.isolate);
-        v8::Context::Scope context_scope(impl.ctx());
-        auto it = impl.ops.find(id);
-        if (it == impl.ops.end()) return;
-        auto resolver = it->second.Get(impl.isolate);
-        impl.ops.erase(it);
-        settle(impl, resolver, result);
-        impl.run_microtasks();
-      });
-    };
-  }
-
-  void reject(Local<v8::Promise::Resolver> resolver, Local<v8::Value> error) {
-    resolver->Reject(ctx(), error).Check();
-  }
-
-  // Starts a host operation: gives JS its promise and returns the resolver,
-  // or rejects the promise at once (and returns an empty handle) when the
-  // service behind it is not available here.
-  static Local<v8::Promise::Resolver> begin_op(const v8::FunctionCallbackInfo<v8::Value>& info, bool available,
-                                               Local<v8::Value> (*error)(Local<v8::String>), const char* unavailable) {
-    auto& impl = from(info);
-    auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
-    info.GetReturnValue().Set(resolver->GetPromise());
-    if (available) return resolver;
-    impl.reject(resolver, error(js_string(impl.isolate, unavailable)));
-    return {};
-  }
-
-  static void host_log(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    auto& impl = from(info);
-    if (impl.opt.log) impl.opt.log(text_of(impl.isolate, info[0]), text_of(impl.isolate, info[1]));
-  }
-
-  static void host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    auto& impl = from(info);
-    auto* isolate = impl.isolate;
-    auto resolver = begin_op(info, impl.opt.host.http, v8::Exception::TypeError, "fetch is not available here");
-    if (resolver.IsEmpty()) return;
-    FetchRequest request;
-    request.url = text_of(isolate, info[0]);
-    request.method = text_of(isolate, info[1]);
-    if (info[2]->IsArray()) {
-      auto headers = info[2].As<v8::Array>();
-      for (uint32_t i = 0; i < headers->Length(); ++i) {
-        auto pair = headers->Get(impl.ctx(), i).ToLocalChecked().As<v8::Array>();
-        request.headers.emplace_back(text_of(isolate, pair->Get(impl.ctx(), 0).ToLocalChecked()),
-                                     text_of(isolate, pair->Get(impl.ctx(), 1).ToLocalChecked()));
-      }
-    }
-    if (info[3]->IsString()) request.body = text_of(isolate, info[3]);
-    double timeout = info[4]->NumberValue(impl.ctx()).FromMaybe(0);
-    if (timeout > 0) request.timeout = std::chrono::milliseconds(static_cast<long long>(timeout));
-    auto id = impl.add_op(resolver);
-    impl.opt.host.http->fetch(std::move(request), impl.completion<FetchResult>(id, &Impl::settle_fetch));
-  }
-
-  static void settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolver, FetchResult& result) {
-    auto* isolate = impl.isolate;
-    auto ctx = impl.ctx();
-    if (auto* error = std::get_if<std::string>(&result)) {
-      impl.reject(resolver, v8::Exception::TypeError(js_string(isolate, "fetch failed: " + *error)));
-      return;
-    }
-    auto& response = std::get<FetchResponse>(result);
-    auto headers = v8::Array::New(isolate, static_cast<int>(response.headers.size()));
-    for (std::size_t i = 0; i < response.headers.size(); ++i) {
-      Local<v8::Value> pair[] = {js_string(isolate, response.headers[i].first),
-                                 js_string(isolate, response.headers[i].second)};
-      headers->Set(ctx, static_cast<uint32_t>(i), v8::Array::New(isolate, pair, 2)).Check();
-    }
-    auto raw = v8::Object::New(isolate);
-    raw->Set(ctx, js_string(isolate, "status"), v8::Integer::New(isolate, response.status)).Check();
-    raw->Set(ctx, js_string(isolate, "statusText"), js_string(isolate, response.status_text)).Check();
-    raw->Set(ctx, js_string(isolate, "headers"), headers).Check();
-    raw->Set(ctx, js_string(isolate, "body"), js_string(isolate, response.body)).Check();
-    raw->Set(ctx, js_string(isolate, "url"), js_string(isolate, response.url)).Check();
-    resolver->Resolve(ctx, raw).Check();
-  }
-
-  static void settle_storage(Impl& impl, Local<v8::Promise::Resolver> resolver, StorageResult& result) {
-    auto* isolate = impl.isolate;
-    if (result.error) {
-      impl.reject(resolver, v8::Exception::Error(js_string(isolate, "storage: " + *result.error)));
-    } else if (result.value) {
-      resolver->Resolve(impl.ctx(), js_string(isolate, *result.value)).Check();
+    auto done = std::move(it->second.done);
+    it = calls.erase(it);
+    if (promise->State() == v8::Promise::kFulfilled) {
+      done(settled_value(promise->Result()));
     } else {
-      resolver->Resolve(impl.ctx(), v8::Undefined(isolate)).Check();
-    }
-  }
-
-  enum class StorageOp { Get, Set, Del };
-  template <StorageOp Op>
-  static void host_storage(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    auto& impl = from(info);
-    auto resolver = begin_op(info, impl.opt.host.storage, v8::Exception::Error, "storage is not available here");
-    if (resolver.IsEmpty()) return;
-    auto key = text_of(impl.isolate, info[0]);
-    auto done = impl.completion<StorageResult>(impl.add_op(resolver), &Impl::settle_storage);
-    auto* storage = impl.opt.host.storage;
-    if constexpr (Op == StorageOp::Get) storage->get(impl.opt.instance_id, key, std::move(done));
-    if constexpr (Op == StorageOp::Set) storage->set(impl.opt.instance_id, key, text_of(impl.isolate, info[1]), std::move(done));
-    if constexpr (Op == StorageOp::Del) storage->del(impl.opt.instance_id, key, std::move(done));
-  }
-
-  static void settle_enqueue(Impl& impl, Local<v8::Promise::Resolver> resolver, std::optional<std::string>& error) {
-    if (error) {
-      impl.reject(resolver, v8::Exception::Error(js_string(impl.isolate, "the job could not be enqueued: " + *error)));
-    } else {
-      resolver->Resolve(impl.ctx(), v8::Undefined(impl.isolate)).Check();
-    }
-  }
-
-  // enqueueJob(name, payloadJSON | undefined, runAtMs): resolves once the job is durable.
-  static void host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    auto& impl = from(info);
-    auto* isolate = impl.isolate;
-    auto resolver = begin_op(info, impl.opt.host.jobs, v8::Exception::Error, "jobs are not available here");
-    if (resolver.IsEmpty()) return;
-    JobRequest job;
-    job.instance = impl.opt.instance_id;
-    job.app = impl.opt.bundle->manifest.name;
-    job.name = text_of(isolate, info[0]);
-    if (info[1]->IsString()) {
-      job.payload_json = text_of(isolate, info[1]);
-      if (job.payload_json->size() > impl.opt.max_job_payload_bytes) {
-        impl.reject(resolver, v8::Exception::RangeError(js_string(
-                                  isolate, "the job payload is " + std::to_string(job.payload_json->size()) +
-                                               " bytes, over the limit of " +
-                                               std::to_string(impl.opt.max_job_payload_bytes) + " bytes")));
-        return;
+      auto text = exception_text(isolate, promise->Result());
+      if (allocator_state.refused.exchange(false)) {
+        text += " (exceeded the ArrayBuffer memory limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB)";
       }
+      done({Failure::Error, std::nullopt, text});
     }
-    double at_ms = info[2]->NumberValue(impl.ctx()).FromMaybe(0);
-    job.run_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(std::llround(at_ms)));
-    auto done = impl.completion<std::optional<std::string>>(impl.add_op(resolver), &Impl::settle_enqueue);
-    impl.opt.host.jobs->enqueue(std::move(job), std::move(done));
   }
+}
 
-  static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info) { host_storage<StorageOp::Get>(info); }
-  static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info) { host_storage<StorageOp::Set>(info); }
-  static void host_storage_del(const v8::FunctionCallbackInfo<v8::Value>& info) { host_storage<StorageOp::Del>(info); }
-};
+void Sandbox::Impl::after_entry(bool terminated_async) {
+  if (heap_exceeded || terminated_async) {
+    broken = true;
+    isolate->CancelTerminateExecution();
+    auto failure = heap_exceeded ? Failure::HeapLimit : Failure::CpuLimit;
+    auto text = heap_exceeded ? heap_limit_text() : cpu_limit_text();
+    auto pending = std::move(calls);
+    calls.clear();
+    for (auto& [id, call] : pending) call.done({failure, std::nullopt, text});
+    return;
+  }
+  settle_calls();
+}
+
+void Sandbox::Impl::run_microtasks() {
+  bool fired;
+  {
+    Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
+    isolate->PerformMicrotaskCheckpoint();
+    fired = guard.fired();
+  }
+  after_entry(fired);
+}
 
 Sandbox::Sandbox(SandboxOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 

@@ -1,0 +1,149 @@
+#pragma once
+// The inside of a Sandbox, shared by the files that implement it:
+// sandbox.cpp (the isolate, loading the module, calls under the limits) and
+// sandbox_host.cpp (the host functions behind fetch, storage and jobs, which
+// carry async work back to the isolate's thread). Not for other includes: it
+// brings in V8.
+
+#include <map>
+
+#include <v8.h>
+
+#include "runtime/array_buffer_allocator.h"
+#include "runtime/sandbox.h"
+
+namespace ps::runtime {
+
+using v8::Local;
+
+std::string text_of(v8::Isolate* isolate, Local<v8::Value> value);
+Local<v8::String> js_string(v8::Isolate* isolate, const std::string& text);
+// "TypeError: message" for an Error, else the value as a string.
+std::string exception_text(v8::Isolate* isolate, Local<v8::Value> exception);
+
+struct Sandbox::Impl {
+  SandboxOptions opt;
+  std::weak_ptr<Sandbox> self;
+  CappedAllocatorState allocator_state;
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
+  v8::Isolate* isolate = nullptr;
+  v8::Global<v8::Context> context;
+  v8::Global<v8::Object> internals;  // what the prelude returned
+  // Looked up once: processEvent runs for every event.
+  v8::Global<v8::Function> process_event_wrapper;
+  v8::Global<v8::String> label;
+  v8::Global<v8::Object> meta;
+  std::vector<std::pair<v8::Global<v8::Module>, std::string>> modules;  // module, bundle path
+  std::map<std::string, v8::Global<v8::Function>> methods;
+  v8::Global<v8::Value> exported_jobs;  // until meta takes it over
+  Exports exports;
+
+  struct PendingCall {
+    v8::Global<v8::Promise> promise;
+    CallDone done;
+  };
+  std::map<std::uint64_t, PendingCall> calls;
+  std::uint64_t next_call = 1;
+  std::map<std::uint64_t, v8::Global<v8::Promise::Resolver>> ops;
+  std::uint64_t next_op = 1;
+  bool heap_exceeded = false;
+  bool broken = false;
+
+  explicit Impl(SandboxOptions options) : opt(std::move(options)) {}
+
+  ~Impl();
+
+  Local<v8::Context> ctx() const { return context.Get(isolate); }
+
+  // --- set-up -------------------------------------------------------------
+
+  static std::size_t near_heap_limit(void* data, std::size_t current, std::size_t);
+
+  void create_isolate();
+
+  template <auto Callback>
+  void add_host_function(Local<v8::Object> host, const char* name);
+
+  void install_prelude();
+
+  std::string where(Local<v8::Message> message);
+
+  Local<v8::Module> compile_module(const std::string& path);
+
+  static v8::MaybeLocal<v8::Module> resolve_import(Local<v8::Context> context, Local<v8::String> specifier,
+                                                   Local<v8::FixedArray>, Local<v8::Module> referrer);
+
+  void load_module();
+
+  void read_exports(Local<v8::Object> ns);
+
+  void make_meta();
+
+  // --- calls --------------------------------------------------------------
+
+  std::string cpu_limit_text() const;
+  std::string heap_limit_text() const;
+
+  CallOutcome failure_of(v8::TryCatch& tc, bool cpu_fired);
+
+  // Runs `fn` under the CPU limit and settles or parks its result.
+  void invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done);
+
+  CallOutcome settled_value(Local<v8::Value> value);
+
+  void park(Local<v8::Promise> promise, CallDone done);
+
+  void expire(std::uint64_t id);
+
+  // Completes parked calls whose promises have settled.
+  void settle_calls();
+
+  // After any entry into JS: settle what settled; a broken limit in async
+  // code cannot be pinned on one call, so it fails them all.
+  void after_entry(bool terminated_async);
+
+  void run_microtasks();
+
+  // --- host operations ------------------------------------------------------
+
+  static Impl& from(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  std::uint64_t add_op(Local<v8::Promise::Resolver> resolver);
+
+  // A callback for a host operation: carries the result back to this
+  // sandbox's thread, then settles the operation's promise with `settle`.
+  template <class Result>
+  std::function<void(Result)> completion(std::uint64_t id,
+                                         void (*settle)(Impl&, Local<v8::Promise::Resolver>, Result&));
+
+  void reject(Local<v8::Promise::Resolver> resolver, Local<v8::Value> error);
+
+  // Starts a host operation: gives JS its promise and returns the resolver,
+  // or rejects the promise at once (and returns an empty handle) when the
+  // service behind it is not available here.
+  static Local<v8::Promise::Resolver> begin_op(const v8::FunctionCallbackInfo<v8::Value>& info, bool available,
+                                               Local<v8::Value> (*error)(Local<v8::String>), const char* unavailable);
+
+  static void host_log(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  static void host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  static void settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolver, FetchResult& result);
+
+  static void settle_storage(Impl& impl, Local<v8::Promise::Resolver> resolver, StorageResult& result);
+
+  enum class StorageOp { Get, Set, Del };
+  template <StorageOp Op>
+  static void host_storage(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  static void settle_enqueue(Impl& impl, Local<v8::Promise::Resolver> resolver, std::optional<std::string>& error);
+
+  // enqueueJob(name, payloadJSON | undefined, runAtMs): resolves once the job is durable.
+  static void host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void host_storage_del(const v8::FunctionCallbackInfo<v8::Value>& info);
+};
+
+}  // namespace ps::runtime
