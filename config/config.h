@@ -45,6 +45,7 @@ struct RuntimeConfig {
   int heap_limit_mb = 128;
   int fetch_timeout_ms = 10000;
   int fetch_max_response_mb = 16;
+  std::string fetch_ca_file;  // PEM certificates trusted by fetch besides the system's
 };
 
 struct JobsConfig {

@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <charconv>
+#include <fstream>
+#include <sstream>
 
 #include "config/database_url.h"
 
@@ -72,6 +74,19 @@ std::optional<std::string> valid_brokers(const std::string& v) {
   return std::nullopt;
 }
 
+// Empty, or a PEM file holding at least one certificate.
+std::optional<std::string> readable_certificates(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  std::ifstream in(v);
+  if (!in) return "cannot read \"" + v + "\"";
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return "\"" + v + "\" holds no PEM certificate";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::vector<KeySpec>& key_specs() {
@@ -114,6 +129,8 @@ const std::vector<KeySpec>& key_specs() {
        .integer = [](Config& c) -> int& { return c.runtime.fetch_timeout_ms; }, .min = 1, .max = 3600000},
       {.section = "runtime", .name = "fetch_max_response_mb",
        .integer = [](Config& c) -> int& { return c.runtime.fetch_max_response_mb; }, .min = 1, .max = 1024},
+      {.section = "runtime", .name = "fetch_ca_file",
+       .text = [](Config& c) -> std::string& { return c.runtime.fetch_ca_file; }, .check = readable_certificates},
       {.section = "jobs", .name = "workers", .integer = [](Config& c) -> int& { return c.jobs.workers; },
        .min = 1, .max = 1024},
       {.section = "jobs", .name = "max_attempts", .integer = [](Config& c) -> int& { return c.jobs.max_attempts; },

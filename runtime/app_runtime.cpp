@@ -14,6 +14,7 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.limits.heap_bytes = static_cast<std::size_t>(config.runtime.heap_limit_mb) << 20;
   o.fetch.default_timeout = std::chrono::milliseconds(config.runtime.fetch_timeout_ms);
   o.fetch.max_response_bytes = static_cast<std::size_t>(config.runtime.fetch_max_response_mb) << 20;
+  o.fetch.ca_file = config.runtime.fetch_ca_file;
   o.max_job_payload_bytes = static_cast<std::size_t>(config.jobs.max_payload_bytes);
   return o;
 }

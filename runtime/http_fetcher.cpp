@@ -88,6 +88,7 @@ struct BeastFetcher::Impl {
 
   explicit Impl(FetchOptions o) : options(o) {
     tls.set_default_verify_paths();
+    if (!options.ca_file.empty()) tls.load_verify_file(options.ca_file);
     tls.set_verify_mode(ssl::verify_peer);
     thread = std::thread([this] { io.run(); });
   }

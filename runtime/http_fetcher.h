@@ -15,6 +15,8 @@ struct FetchOptions {
   std::chrono::milliseconds default_timeout{10000};
   std::size_t max_response_bytes = 16u << 20;
   int max_redirects = 5;
+  // PEM certificates to trust besides the system's (a private CA).
+  std::string ca_file;
 };
 
 class BeastFetcher : public HttpFetcher {

@@ -116,6 +116,18 @@ TEST_CASE("config: bad environment values are reported with the variable's name"
   CHECK(any_contains(problems, "PLUGIN_SERVER_KAFKA_GROUPID", "unknown setting"));
 }
 
+TEST_CASE("config: runtime.fetch_ca_file must be a readable PEM file of certificates", "[config]") {
+  TempDir dir;
+  auto not_pem = dir.write("notes.txt", "hello");
+  auto file = dir.write("ca.toml", "[runtime]\nfetch_ca_file = \"" + (dir.path() / "missing.pem").string() + "\"\n");
+  auto problems = problems_of(file, {});
+  REQUIRE(problems.size() == 1);
+  CHECK(any_contains(problems, "runtime.fetch_ca_file", "cannot read"));
+  problems = problems_of(file, {{"PLUGIN_SERVER_RUNTIME_FETCH_CA_FILE", not_pem.string()}});
+  REQUIRE(problems.size() == 1);
+  CHECK(any_contains(problems, "runtime.fetch_ca_file", "holds no PEM certificate"));
+}
+
 TEST_CASE("config: a TOML syntax error names the file, line and column", "[config]") {
   TempDir dir;
   auto file = dir.write("broken.toml", "[database]\nurl = \"unterminated\n");

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
@@ -136,14 +137,14 @@ TEST_CASE("fetch: bad URLs and unknown DNS names reject clearly", "[runtime][fet
 
 namespace {
 
-// An https server with a self-signed certificate (made with the openssl
-// command), answering one connection.
+// An https server with a self-signed certificate for 127.0.0.1 (made with
+// the openssl command), answering one request on one connection.
 class SelfSignedServer {
  public:
   SelfSignedServer() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     auto key = (dir_.path() / "key.pem").string(), cert = (dir_.path() / "cert.pem").string();
-    auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout '" + key + "' -out '" +
-               cert + "' >/dev/null 2>&1";
+    auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+               "-days 1 -keyout '" + key + "' -out '" + cert + "' >/dev/null 2>&1";
     REQUIRE(std::system(cmd.c_str()) == 0);
     tls_.use_certificate_chain_file(cert);
     tls_.use_private_key_file(key, boost::asio::ssl::context::pem);
@@ -153,7 +154,12 @@ class SelfSignedServer {
       acceptor_.accept(stream.lowest_layer(), ec);
       if (ec) return;
       stream.handshake(boost::asio::ssl::stream_base::server, ec);
-      if (!ec) boost::asio::write(stream, boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), ec);
+      if (ec) return;
+      std::string request;
+      boost::asio::read_until(stream, boost::asio::dynamic_buffer(request), "\r\n\r\n", ec);
+      if (ec) return;
+      boost::asio::write(stream, boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), ec);
+      stream.shutdown(ec);
     });
   }
   ~SelfSignedServer() {
@@ -162,6 +168,7 @@ class SelfSignedServer {
     thread_.join();
   }
   int port() const { return acceptor_.local_endpoint().port(); }
+  std::string certificate_file() const { return (dir_.path() / "cert.pem").string(); }
 
  private:
   ps::test::TempDir dir_;
@@ -183,4 +190,14 @@ TEST_CASE("fetch: https checks the server's certificate and refuses one nobody v
   CHECK(out[1].get<std::string>().find("TLS handshake with 127.0.0.1:" + std::to_string(server.port()) + " failed") !=
         std::string::npos);
   CHECK(out[1].get<std::string>().find("certificate verify failed") != std::string::npos);
+}
+
+TEST_CASE("fetch: https works with a server that runtime.fetch_ca_file vouches for", "[runtime][fetch]") {
+  SelfSignedServer server;
+  ps::runtime::FetchOptions options;
+  options.ca_file = server.certificate_file();
+  auto out = run_fetch("const r = await fetch('https://127.0.0.1:" + std::to_string(server.port()) +
+                           "/'); e.properties.out = [r.status, await r.text()]",
+                       1, options);
+  CHECK(out == json::array({200, "ok"}));
 }
