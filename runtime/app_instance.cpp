@@ -23,7 +23,7 @@ AppInstance::AppInstance(InstanceSettings settings, InstanceEnvironment& env)
     : settings_(std::move(settings)),
       env_(env),
       label_(settings_.bundle->manifest.name + " (" + std::to_string(settings_.id) + ")"),
-      thread_(env.executor->next_index()) {
+      thread_(settings_.thread) {
   heap_gauge_ = &env_.metrics->gauge("plugin_server_app_heap_used_bytes", "V8 heap in use by an app instance.",
                                      {{"app", name()}, {"team", std::to_string(team_id())}});
 }

@@ -48,6 +48,7 @@ struct InstanceSettings {
   int order = 0;
   std::string config_json = "{}";
   std::string attachments_json = "{}";
+  int thread = 0;  // the JS thread it lives on (see ChainPlacement)
 };
 
 enum class InstanceState { Starting, Ready, Disabled, Stopped };

@@ -8,6 +8,7 @@
 
 #include "db/pool.h"
 #include "runtime/app_config.h"
+#include "runtime/executor.h"
 
 namespace ps::runtime {
 
@@ -21,9 +22,15 @@ const char* state_name(InstanceState s) {
   }
   return "unknown";
 }
+// A team's chain runs by `order`, ties broken by instance id.
+bool runs_before(int order_a, InstanceId id_a, int order_b, InstanceId id_b) {
+  return order_a != order_b ? order_a < order_b : id_a < id_b;
+}
+
 }  // namespace
 
-AppRegistry::AppRegistry(InstanceEnvironment& env, db::Pool* pool) : env_(env), pool_(pool) {}
+AppRegistry::AppRegistry(InstanceEnvironment& env, db::Pool* pool)
+    : env_(env), placement_(env.executor->size()), pool_(pool) {}
 
 AppRegistry::~AppRegistry() = default;
 
@@ -41,8 +48,9 @@ InstanceId AppRegistry::instance_id(const std::string& app_name, long long team_
 }
 
 void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
-  std::vector<std::shared_ptr<AppInstance>> started;
-  std::vector<std::future<std::optional<std::string>>> ready;
+  // Every instance to start, by team, so each team's chain can be placed on
+  // the JS threads as a whole.
+  std::map<long long, std::vector<InstanceSettings>> chains;
   std::map<std::string, std::shared_ptr<const Bundle>> bundles;
   for (const auto& app : apps) {
     std::shared_ptr<const Bundle> bundle;
@@ -78,7 +86,20 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
         failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", e.what()});
         continue;
       }
-      auto instance = std::make_shared<AppInstance>(std::move(settings), env_);
+      chains[team].push_back(std::move(settings));
+    }
+  }
+
+  std::vector<std::shared_ptr<AppInstance>> started;
+  std::vector<std::future<std::optional<std::string>>> ready;
+  for (auto& [team, chain] : chains) {
+    std::stable_sort(chain.begin(), chain.end(), [](const InstanceSettings& a, const InstanceSettings& b) {
+      return runs_before(a.order, a.id, b.order, b.id);
+    });
+    auto threads = placement_.place(chain.size());
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      chain[i].thread = threads[i];
+      auto instance = std::make_shared<AppInstance>(std::move(chain[i]), env_);
       auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
       ready.push_back(promise->get_future());
       instance->start([promise](std::optional<std::string> error) { promise->set_value(std::move(error)); });
@@ -96,7 +117,7 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
   }
   for (auto& [team, list] : by_team_) {
     std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-      return a->order() != b->order() ? a->order() < b->order() : a->id() < b->id();
+      return runs_before(a->order(), a->id(), b->order(), b->id());
     });
   }
 }

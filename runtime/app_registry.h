@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "runtime/app_instance.h"
+#include "runtime/chain_placement.h"
 
 namespace ps::db {
 class Pool;
@@ -48,6 +49,7 @@ class AppRegistry {
   InstanceId instance_id(const std::string& app_name, long long team_id);
 
   InstanceEnvironment& env_;
+  ChainPlacement placement_;
   db::Pool* pool_;
   InstanceId next_local_id_ = 1;
   mutable std::mutex mutex_;

@@ -64,8 +64,6 @@ void Executor::post_after(std::chrono::milliseconds delay, int index, Task task)
   timer_wake_.notify_all();
 }
 
-int Executor::next_index() { return static_cast<int>(turn_++ % workers_.size()); }
-
 void Executor::run(Worker& w) {
   std::unique_lock lock(w.mutex);
   for (;;) {

@@ -34,8 +34,6 @@ class Executor {
   void post_any(Task task);
   // Runs `task` on thread `index` after `delay`.
   void post_after(std::chrono::milliseconds delay, int index, Task task);
-  // The next thread in turn, to spread isolates over the pool.
-  int next_index();
 
  private:
   struct Worker {
@@ -49,7 +47,6 @@ class Executor {
   void run_timers();
 
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::atomic<unsigned> turn_{0};
 
   std::mutex timer_mutex_;
   std::condition_variable timer_wake_;
