@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ingestion/event_pipeline.h"
+#include "ingestion/kafka_config.h"
 #include "metrics/registry.h"
 #include "runtime/app_runtime.h"
 #include "runtime/engine.h"
@@ -37,19 +38,14 @@ double cpu_seconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-void set(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
-  std::string error;
-  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK) throw std::runtime_error(name + ": " + error);
-}
-
 int fill(const std::string& bootstrap, const std::string& topic, const std::string& event_file, int count) {
   std::ifstream in(event_file);
   std::stringstream text;
   text << in.rdbuf();
   auto event = nlohmann::json::parse(text.str());
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  set(*conf, "bootstrap.servers", bootstrap);
-  set(*conf, "linger.ms", "20");
+  ps::ingestion::set_property(*conf, "bootstrap.servers", bootstrap);
+  ps::ingestion::set_property(*conf, "linger.ms", "20");
   std::string error;
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
   if (!producer) throw std::runtime_error("producer: " + error);

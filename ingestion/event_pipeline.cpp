@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ingestion/in_flight.h"
+#include "ingestion/kafka_config.h"
 #include "ingestion/message_parser.h"
 #include "metrics/registry.h"
 #include "runtime/event_chain.h"
@@ -31,13 +32,6 @@ struct Ticket {
   std::vector<std::pair<std::string, std::string>> headers;
   bool dead_letter = false;
 };
-
-void set(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
-  std::string error;
-  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK) {
-    throw std::runtime_error("kafka: cannot set " + name + ": " + error);
-  }
-}
 
 // How long the consumer may wait for room before it pauses its partitions:
 // waiting without polling is cheapest (librdkafka keeps what it fetched), but
@@ -100,10 +94,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
 
   void start() {
     std::unique_ptr<RdKafka::Conf> pconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    set(*pconf, "bootstrap.servers", opt.brokers);
-    set(*pconf, "enable.idempotence", "true");
-    set(*pconf, "linger.ms", "5");
-    set(*pconf, "reconnect.backoff.max.ms", "1000");
+    set_property(*pconf, "bootstrap.servers", opt.brokers);
+    set_property(*pconf, "enable.idempotence", "true");
+    set_property(*pconf, "linger.ms", "5");
+    set_property(*pconf, "reconnect.backoff.max.ms", "1000");
     std::string error;
     pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this), error);
     pconf->set("event_cb", static_cast<RdKafka::EventCb*>(this), error);
@@ -115,13 +109,13 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     if (!dlq_topic) throw std::runtime_error("kafka: topic " + opt.dlq_topic + ": " + error);
 
     std::unique_ptr<RdKafka::Conf> cconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    set(*cconf, "bootstrap.servers", opt.brokers);
-    set(*cconf, "group.id", opt.group_id);
-    set(*cconf, "enable.auto.commit", "false");
-    set(*cconf, "auto.offset.reset", "earliest");
-    set(*cconf, "session.timeout.ms", std::to_string(opt.session_timeout_ms));
-    set(*cconf, "reconnect.backoff.max.ms", "1000");
-    set(*cconf, "statistics.interval.ms", "5000");
+    set_property(*cconf, "bootstrap.servers", opt.brokers);
+    set_property(*cconf, "group.id", opt.group_id);
+    set_property(*cconf, "enable.auto.commit", "false");
+    set_property(*cconf, "auto.offset.reset", "earliest");
+    set_property(*cconf, "session.timeout.ms", std::to_string(opt.session_timeout_ms));
+    set_property(*cconf, "reconnect.backoff.max.ms", "1000");
+    set_property(*cconf, "statistics.interval.ms", "5000");
     cconf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error);
     cconf->set("event_cb", static_cast<RdKafka::EventCb*>(this), error);
     consumer.reset(RdKafka::KafkaConsumer::create(cconf.get(), error));

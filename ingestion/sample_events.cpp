@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/periodic.h"
+#include "ingestion/kafka_config.h"
 
 namespace ps::ingestion {
 
@@ -36,8 +37,8 @@ struct SampleEvents::Impl {
 SampleEvents::SampleEvents(const std::string& brokers, const std::string& topic, int per_second)
     : impl_(std::make_unique<Impl>()) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  set_property(*conf, "bootstrap.servers", brokers);
   std::string error;
-  conf->set("bootstrap.servers", brokers, error);
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
   if (!impl_->producer) throw std::runtime_error("sample events: " + error);
   impl_->topic = topic;
