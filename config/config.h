@@ -25,7 +25,8 @@ struct KafkaConfig {
   std::string input_topic = "events_plugin_ingestion";
   std::string output_topic = "events_processed";
   std::string dlq_topic = "events_plugin_ingestion_dlq";
-  int max_message_bytes = 1 << 20;  // bigger input messages are dead-lettered
+  int max_message_bytes = 1 << 20;  // bigger input messages (and outputs) are dead-lettered
+  int max_nesting_depth = 512;      // deeper input messages are dead-lettered, deeper app results refused
   int max_in_flight = 10000;        // consumed, not yet settled; over it, fetching pauses
   int session_timeout_ms = 10000;
   int embedded_partitions = 4;      // per topic, for brokers = "embedded"

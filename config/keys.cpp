@@ -109,6 +109,8 @@ const std::vector<KeySpec>& key_specs() {
        .check = not_empty},
       {.section = "kafka", .name = "max_message_bytes",
        .integer = [](Config& c) -> int& { return c.kafka.max_message_bytes; }, .min = 64, .max = 256 << 20},
+      {.section = "kafka", .name = "max_nesting_depth",
+       .integer = [](Config& c) -> int& { return c.kafka.max_nesting_depth; }, .min = 2, .max = 100000},
       {.section = "kafka", .name = "max_in_flight",
        .integer = [](Config& c) -> int& { return c.kafka.max_in_flight; }, .min = 1, .max = 10000000},
       {.section = "kafka", .name = "session_timeout_ms",

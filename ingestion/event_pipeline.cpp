@@ -1,6 +1,7 @@
 #include "ingestion/event_pipeline.h"
 
 #include <atomic>
+#include <deque>
 #include <thread>
 
 #include <librdkafka/rdkafkacpp.h>
@@ -31,7 +32,31 @@ struct Ticket {
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
   bool dead_letter = false;
+  // An output's input message, dead-lettered if the output is refused.
+  std::shared_ptr<const std::string> source;
+  std::string source_key;
 };
+
+// Errors that sending again cannot cure: the message itself is refused.
+bool permanent(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR_INVALID_MSG_SIZE:
+    case RdKafka::ERR_INVALID_MSG:
+    case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_POLICY_VIOLATION:
+    case RdKafka::ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Room above kafka.max_message_bytes for a message's key, headers and
+// framing, so the producer never refuses what the daemon decided to send.
+constexpr std::size_t kFramingRoom = 64 * 1024;
 
 // How long the consumer may wait for room before it pauses its partitions:
 // waiting without polling is cheapest (librdkafka keeps what it fetched), but
@@ -49,6 +74,8 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
   metrics::Counter& failed_in_app;
   metrics::Counter& dead_lettered;
   metrics::Counter& delivery_failures;
+  metrics::Counter& refused_outputs;
+  metrics::Counter& lost_dead_letters;
   metrics::Counter& pauses;
   metrics::Gauge& in_flight_gauge;
   metrics::Gauge& assigned_gauge;
@@ -71,6 +98,11 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
   std::thread consumer_thread;
   std::thread poll_thread;
   std::atomic<bool> polling{true};
+  // Messages to send again from the poll thread: producing never blocks
+  // the thread that asks for it (a JS thread, the consumer, a delivery report).
+  std::mutex resend_mutex;
+  std::deque<std::unique_ptr<Ticket>> resend;
+  int resend_rounds = 0;  // poll thread only
 
   Impl(PipelineOptions o, const runtime::EventChain& c, metrics::Registry& m)
       : opt(std::move(o)),
@@ -84,6 +116,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
                                 "Messages sent to the dead-letter topic and acknowledged.")),
         delivery_failures(m.counter("plugin_server_ingestion_delivery_failures_total",
                                     "Produce attempts the broker did not acknowledge (sent again).")),
+        refused_outputs(m.counter("plugin_server_ingestion_refused_outputs_total",
+                                  "Processed events too large or refused by the broker; their input was dead-lettered.")),
+        lost_dead_letters(m.counter("plugin_server_ingestion_dead_letters_lost_total",
+                                    "Dead letters the broker refused for good (logged with their offset, then skipped).")),
         pauses(m.counter("plugin_server_ingestion_pauses_total",
                          "Times fetching paused because kafka.max_in_flight messages stayed unsettled.")),
         in_flight_gauge(m.gauge("plugin_server_ingestion_in_flight", "Messages consumed and not yet settled.")),
@@ -98,6 +134,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     set_property(*pconf, "enable.idempotence", "true");
     set_property(*pconf, "linger.ms", "5");
     set_property(*pconf, "reconnect.backoff.max.ms", "1000");
+    set_property(*pconf, "message.max.bytes", std::to_string(opt.max_message_bytes + kFramingRoom));
+    // Every message in flight has at most one copy queued: with room for all
+    // of them, a full local queue is a fault, not back-pressure.
+    set_property(*pconf, "queue.buffering.max.messages", std::to_string(std::max<std::size_t>(100000, 2 * opt.max_in_flight)));
     std::string error;
     pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this), error);
     pconf->set("event_cb", static_cast<RdKafka::EventCb*>(this), error);
@@ -116,6 +156,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     set_property(*cconf, "session.timeout.ms", std::to_string(opt.session_timeout_ms));
     set_property(*cconf, "reconnect.backoff.max.ms", "1000");
     set_property(*cconf, "statistics.interval.ms", "5000");
+    // Able to read the largest message the daemon accepts.
+    auto fetch_max = std::max<std::size_t>(52428800, opt.max_message_bytes + kFramingRoom);
+    set_property(*cconf, "fetch.max.bytes", std::to_string(fetch_max));
+    set_property(*cconf, "receive.message.max.bytes", std::to_string(std::max<std::size_t>(100000000, fetch_max + 512)));
     cconf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error);
     cconf->set("event_cb", static_cast<RdKafka::EventCb*>(this), error);
     consumer.reset(RdKafka::KafkaConsumer::create(cconf.get(), error));
@@ -124,7 +168,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
       throw std::runtime_error("kafka: cannot subscribe to " + opt.input_topic + ": " + RdKafka::err2str(err));
     }
     poll_thread = std::thread([this] {
-      while (polling) producer->poll(50);
+      while (polling) {
+        producer->poll(50);
+        send_waiting();
+      }
     });
     consumer_thread = std::thread([this] { consume_loop(); });
     spdlog::info("ingestion: consuming {} in group {} from {}", opt.input_topic, opt.group_id, opt.brokers);
@@ -159,24 +206,39 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     consumed.inc();
     auto now = Clock::now();
     std::string_view bytes(static_cast<const char*>(msg.payload()), msg.len());
-    auto parsed = parse_message(bytes, opt.max_message_bytes);
+    std::string source_key = msg.key() ? *msg.key() : std::string();
+    auto parsed = parse_message(bytes, opt.max_message_bytes, opt.max_depth);
     if (auto* dead = std::get_if<DeadLetter>(&parsed)) {
       auto generation = in_flight.track(msg.partition(), msg.offset());
       if (!generation) return;  // not ours any more
-      produce(std::make_unique<Ticket>(Ticket{msg.partition(), msg.offset(), *generation, now, &opt.dlq_topic, "",
-                                              std::string(bytes),
-                                              {{"dlq-reason", dead->reason},
-                                               {"dlq-source-topic", opt.input_topic},
-                                               {"dlq-source-partition", std::to_string(msg.partition())},
-                                               {"dlq-source-offset", std::to_string(msg.offset())}},
-                                              true}));
+      produce(dead_letter(msg.partition(), msg.offset(), *generation, now, std::string(bytes), std::move(source_key),
+                          dead->reason));
     } else {
       auto& event = std::get<ParsedEvent>(parsed);
       PendingEvent pending{msg.partition(), msg.offset(), 0, now,
-                           std::to_string(event.team_id) + ":" + event.distinct_id, std::move(event)};
+                           std::to_string(event.team_id) + ":" + event.distinct_id, std::move(event),
+                           std::make_shared<const std::string>(bytes), std::move(source_key)};
       if (in_flight.admit(pending) == InFlight::Admission::run_now) run(std::move(pending));
     }
     in_flight_gauge.set(static_cast<double>(in_flight.count()));
+  }
+
+  // The dead letter for the input message at `offset`: the message as it
+  // was (cut to kafka.max_message_bytes, which the header then says), its
+  // key, and where it came from.
+  std::unique_ptr<Ticket> dead_letter(int32_t partition, int64_t offset, int generation, Clock::time_point consumed_at,
+                                      std::string value, std::string key, const std::string& reason) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"dlq-reason", reason},
+        {"dlq-source-topic", opt.input_topic},
+        {"dlq-source-partition", std::to_string(partition)},
+        {"dlq-source-offset", std::to_string(offset)}};
+    if (value.size() > opt.max_message_bytes) {
+      headers.emplace_back("dlq-truncated-from-bytes", std::to_string(value.size()));
+      value.resize(opt.max_message_bytes);
+    }
+    return std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at, &opt.dlq_topic, std::move(key),
+                                           std::move(value), std::move(headers), true, nullptr, {}});
   }
 
   // Bounded work: at kafka.max_in_flight unsettled messages the consumer
@@ -261,15 +323,23 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     auto json = std::move(e.event.json);
     chain.process(team, std::move(json),
                   [this, team, partition = e.partition, offset = e.offset, generation = e.generation,
-                   consumed_at = e.consumed_at, key = std::move(e.key)](runtime::ChainResult r) {
+                   consumed_at = e.consumed_at, key = std::move(e.key), source = std::move(e.source),
+                   source_key = std::move(e.source_key)](runtime::ChainResult r) {
                     if (!r.failed.empty()) failed_in_app.inc();
                     if (!r.event) {
                       dropped.inc();
                       settle(partition, offset, generation, consumed_at);
+                    } else if (r.event->size() > opt.max_message_bytes) {
+                      refused_outputs.inc();
+                      produce(dead_letter(partition, offset, generation, consumed_at, *source, source_key,
+                                          "the processed event is " + std::to_string(r.event->size()) +
+                                              " bytes, over kafka.max_message_bytes (" +
+                                              std::to_string(opt.max_message_bytes) + ")"));
                     } else {
                       chain.on_event(team, *r.event);
                       produce(std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at,
-                                                              &opt.output_topic, key, std::move(*r.event), {}, false}));
+                                                              &opt.output_topic, key, std::move(*r.event), {}, false,
+                                                              source, source_key}));
                     }
                     if (auto next = in_flight.key_done(partition, generation, key)) run(std::move(*next));
                   });
@@ -277,37 +347,98 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
 
   // --- producing ------------------------------------------------------------
 
+  // Hands the message to librdkafka without ever waiting: what cannot be
+  // queued now is sent again by the poll thread, what is refused for good
+  // goes to refused().
   void produce(std::unique_ptr<Ticket> ticket) {
-    for (int attempt = 0;; ++attempt) {
-      RdKafka::Headers* headers = nullptr;
-      if (!ticket->headers.empty()) {
-        headers = RdKafka::Headers::create();
-        for (const auto& [k, v] : ticket->headers) headers->add(k, v);
-      }
-      auto err = producer->produce(*ticket->topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                   ticket->value.data(), ticket->value.size(),
-                                   ticket->key.empty() ? nullptr : ticket->key.data(), ticket->key.size(), 0, headers,
-                                   ticket.get());
-      if (!err) {
-        ticket.release();  // the delivery report owns it now
-        return;
-      }
-      delete headers;
-      if (attempt % 100 == 0) {
-        spdlog::warn("ingestion: produce to {}: {}; retrying", *ticket->topic, RdKafka::err2str(err));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(err == RdKafka::ERR__QUEUE_FULL ? 5 : 100));
+    auto err = send(ticket);
+    if (!err) return;
+    if (permanent(err)) return refused(std::move(ticket), RdKafka::err2str(err));
+    std::lock_guard lock(resend_mutex);
+    resend.push_back(std::move(ticket));
+  }
+
+  // One attempt; on success librdkafka owns the ticket until its delivery report.
+  RdKafka::ErrorCode send(std::unique_ptr<Ticket>& ticket) {
+    RdKafka::Headers* headers = nullptr;
+    if (!ticket->headers.empty()) {
+      headers = RdKafka::Headers::create();
+      for (const auto& [k, v] : ticket->headers) headers->add(k, v);
     }
+    auto err = producer->produce(*ticket->topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                 ticket->value.data(), ticket->value.size(),
+                                 ticket->key.empty() ? nullptr : ticket->key.data(), ticket->key.size(), 0, headers,
+                                 ticket.get());
+    if (err) {
+      delete headers;
+      return err;
+    }
+    ticket.release();
+    return err;
+  }
+
+  // On the poll thread, after each poll: sends again what waits, in order,
+  // until the first that still cannot be queued.
+  void send_waiting() {
+    std::deque<std::unique_ptr<Ticket>> waiting;
+    {
+      std::lock_guard lock(resend_mutex);
+      waiting.swap(resend);
+    }
+    while (!waiting.empty()) {
+      auto err = send(waiting.front());
+      if (!err) {
+        waiting.pop_front();
+        continue;
+      }
+      if (permanent(err)) {
+        auto ticket = std::move(waiting.front());
+        waiting.pop_front();
+        refused(std::move(ticket), RdKafka::err2str(err));
+        continue;
+      }
+      if (++resend_rounds % 100 == 1) {
+        spdlog::warn("ingestion: produce to {}: {}; {} message(s) wait to be sent again", *waiting.front()->topic,
+                     RdKafka::err2str(err), waiting.size());
+      }
+      break;
+    }
+    std::lock_guard lock(resend_mutex);
+    while (!waiting.empty()) {
+      resend.push_front(std::move(waiting.back()));
+      waiting.pop_back();
+    }
+  }
+
+  // A message the producer or broker refused for good. An output's input
+  // goes to the dead-letter topic instead; a dead letter that is refused is
+  // counted and logged with its offset, and its input settles.
+  void refused(std::unique_ptr<Ticket> ticket, const std::string& why) {
+    if (!ticket->dead_letter) {
+      refused_outputs.inc();
+      spdlog::warn("ingestion: the output of {}[{}]@{} was refused ({}); dead-lettering its input", opt.input_topic,
+                   ticket->partition, ticket->offset, why);
+      produce(dead_letter(ticket->partition, ticket->offset, ticket->generation, ticket->consumed_at,
+                          ticket->source ? *ticket->source : std::string(), ticket->source_key,
+                          "the processed event was refused: " + why));
+      return;
+    }
+    lost_dead_letters.inc();
+    spdlog::error("ingestion: the dead letter for {}[{}]@{} was refused ({}); the message is skipped",
+                  opt.input_topic, ticket->partition, ticket->offset, why);
+    settle(ticket->partition, ticket->offset, ticket->generation, ticket->consumed_at);
   }
 
   void dr_cb(RdKafka::Message& msg) override {
     std::unique_ptr<Ticket> ticket(static_cast<Ticket*>(msg.msg_opaque()));
     if (msg.err()) {
+      if (permanent(msg.err())) return refused(std::move(ticket), msg.errstr());
       // Not acknowledged: send it again, so its input offset never commits
-      // without its output.
+      // without its output. Not from here: this runs inside poll().
       delivery_failures.inc();
       spdlog::warn("ingestion: delivery to {} failed ({}); sending again", *ticket->topic, msg.errstr());
-      produce(std::move(ticket));
+      std::lock_guard lock(resend_mutex);
+      resend.push_back(std::move(ticket));
       return;
     }
     (ticket->dead_letter ? dead_lettered : produced).inc();

@@ -27,7 +27,9 @@ struct PipelineOptions {
   std::string input_topic;
   std::string output_topic;
   std::string dlq_topic;
+  // Larger input messages, and outputs that grew past it, are dead letters.
   std::size_t max_message_bytes = 1u << 20;
+  std::size_t max_depth = 512;  // deeper input messages are dead letters
   std::size_t max_in_flight = 10000;  // consumed but not settled; over it, fetching pauses
   int session_timeout_ms = 10000;
   std::chrono::milliseconds commit_interval{200};

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -32,6 +33,10 @@ struct PendingEvent {
   std::chrono::steady_clock::time_point consumed_at;
   std::string key;  // `<team_id>:<distinct_id>`, also the output key
   ParsedEvent event;
+  // The message as consumed, for the dead-letter topic should its output be
+  // refused, with the message's own key.
+  std::shared_ptr<const std::string> source;
+  std::string source_key;
 };
 
 struct CommitTarget {

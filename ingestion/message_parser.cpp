@@ -1,55 +1,45 @@
 #include "ingestion/message_parser.h"
 
-#include <nlohmann/json.hpp>
-
-#include "ingestion/json_scan.h"
+#include "json/edit.h"
+#include "json/scan.h"
 
 namespace ps::ingestion {
 
-namespace {
-
-using json = nlohmann::json;
-
-// The envelope's `data` (an event as a JSON string) merged over the
-// envelope, without `data`: the event's fields win.
-std::variant<std::string, DeadLetter> merge_envelope(std::string_view bytes) {
-  auto doc = json::parse(bytes, nullptr, false);
-  auto event = json::parse(doc["data"].get_ref<const std::string&>(), nullptr, false);
-  if (event.is_discarded()) return DeadLetter{"the envelope's data is not valid JSON"};
-  if (!event.is_object()) return DeadLetter{"the envelope's data is not a JSON object"};
-  doc.erase("data");
-  for (auto& [key, value] : event.items()) doc[key] = std::move(value);
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-}  // namespace
-
-std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std::size_t max_bytes) {
+std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std::size_t max_bytes,
+                                                    std::size_t max_depth) {
   if (bytes.size() > max_bytes) {
     return DeadLetter{"message is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                       std::to_string(max_bytes)};
   }
-  auto fields = scan_top_level(bytes);
-  if (!fields) return DeadLetter{"not valid JSON"};
+  json::ScanOptions options{max_depth, /*members=*/true};
+  std::string error;
+  auto fields = json::scan_top_level(bytes, options, &error);
+  if (!fields) return DeadLetter{error};
   if (!fields->is_object) return DeadLetter{"not a JSON object"};
   ParsedEvent out;
-  if (fields->data.kind == ScannedField::string) {
-    auto merged = merge_envelope(bytes);
-    if (auto* dead = std::get_if<DeadLetter>(&merged)) return *dead;
-    out.json = std::move(std::get<std::string>(merged));
-    fields = scan_top_level(out.json);
+  if (fields->data.kind == json::ScannedField::string) {
+    // An envelope: the event in `data` merged over the envelope, without
+    // `data`; the event's fields win. Depth counts from the outer text.
+    json::ScanOptions inner_options{max_depth - 1, true};
+    auto event = json::scan_top_level(fields->data.text, inner_options, &error);
+    if (!event) return DeadLetter{"the envelope's data is " + error};
+    if (!event->is_object) return DeadLetter{"the envelope's data is not a JSON object"};
+    out.json = json::merge_members(*fields, "data", *event);
+    fields = json::scan_top_level(out.json, options, &error);
+    if (!fields) return DeadLetter{"the merged envelope is " + error};
   } else {
     out.json = bytes;
   }
-  if (fields->team_id.kind == ScannedField::absent) return DeadLetter{"missing team_id"};
-  if (fields->team_id.kind != ScannedField::integer) return DeadLetter{"team_id is not an integer"};
-  if (fields->event.kind == ScannedField::absent) return DeadLetter{"missing event"};
-  if (fields->event.kind != ScannedField::string || fields->event.text.empty()) {
+  if (fields->team_id.kind == json::ScannedField::absent) return DeadLetter{"missing team_id"};
+  if (fields->team_id.kind != json::ScannedField::integer) return DeadLetter{"team_id is not an integer"};
+  if (fields->event.kind == json::ScannedField::absent) return DeadLetter{"missing event"};
+  if (fields->event.kind != json::ScannedField::string || fields->event.text.empty()) {
     return DeadLetter{"event is not a non-empty string"};
   }
   auto& distinct = fields->distinct_id;
-  if (distinct.kind == ScannedField::absent) return DeadLetter{"missing distinct_id"};
-  if (distinct.kind != ScannedField::string && distinct.kind != ScannedField::integer && distinct.kind != ScannedField::number) {
+  if (distinct.kind == json::ScannedField::absent) return DeadLetter{"missing distinct_id"};
+  if (distinct.kind != json::ScannedField::string && distinct.kind != json::ScannedField::integer &&
+      distinct.kind != json::ScannedField::number) {
     return DeadLetter{"distinct_id is not a string or number"};
   }
   if (distinct.text.empty()) return DeadLetter{"distinct_id is empty"};

@@ -21,6 +21,8 @@ struct DeadLetter {
   std::string reason;
 };
 
-std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std::size_t max_bytes);
+// Messages over `max_bytes`, or nested deeper than `max_depth`, are dead letters.
+std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std::size_t max_bytes,
+                                                    std::size_t max_depth = 512);
 
 }  // namespace ps::ingestion

@@ -1,22 +1,18 @@
 #include "runtime/event_chain.h"
 
+#include <limits>
 #include <memory>
 
-#include <nlohmann/json.hpp>
-
+#include "json/edit.h"
 #include "runtime/app_registry.h"
 
 namespace ps::runtime {
 
 std::string mark_failed(const std::string& event_json, const std::string& label) {
-  auto event = nlohmann::json::parse(event_json, nullptr, false);
-  if (!event.is_object()) return event_json;
-  auto& properties = event["properties"];
-  if (!properties.is_object()) properties = nlohmann::json::object();
-  auto& failed = properties["$plugins_failed"];
-  if (!failed.is_array()) failed = nlohmann::json::array();
-  failed.push_back(label);
-  return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The scanner does not recurse: any depth is safe here.
+  json::ScanOptions unbounded{std::numeric_limits<std::size_t>::max()};
+  auto marked = json::append_to_property_list(event_json, "$plugins_failed", json::quote(label), unbounded);
+  return marked ? std::move(*marked) : event_json;
 }
 
 namespace {

@@ -152,6 +152,7 @@ void Daemon::start_ingestion() {
     o.output_topic = k.output_topic;
     o.dlq_topic = k.dlq_topic;
     o.max_message_bytes = static_cast<std::size_t>(k.max_message_bytes);
+    o.max_depth = static_cast<std::size_t>(k.max_nesting_depth);
     o.max_in_flight = static_cast<std::size_t>(k.max_in_flight);
     o.session_timeout_ms = k.session_timeout_ms;
     p.pipeline = std::make_unique<ingestion::EventPipeline>(o, p.runtime->chain(), p.metrics);

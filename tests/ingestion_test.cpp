@@ -106,12 +106,76 @@ TEST_CASE("ingestion: unusable messages go to the dead-letter topic with the rea
     reasons.push_back(headers["dlq-reason"]);
     CHECK(headers["dlq-source-topic"] == "in");
     CHECK(headers["dlq-source-partition"] == "0");
-    CHECK(bad.at(std::stoul(headers["dlq-source-offset"])).second == m.value);  // the original bytes
+    // The original bytes, cut to kafka.max_message_bytes, which a header then says.
+    const auto& original = bad.at(std::stoul(headers["dlq-source-offset"])).second;
+    if (original.size() > 4096) {
+      CHECK(headers["dlq-truncated-from-bytes"] == std::to_string(original.size()));
+      CHECK(m.value == original.substr(0, 4096));
+    } else {
+      CHECK(original == m.value);
+      CHECK_FALSE(headers.count("dlq-truncated-from-bytes"));
+    }
   }
-  CHECK(reasons == std::vector<std::string>{"not valid JSON", "not a JSON object", "missing team_id",
+  CHECK(reasons == std::vector<std::string>{"not valid JSON (at byte 0)", "not a JSON object", "missing team_id",
                                             "missing distinct_id", reasons[4]});
   CHECK(reasons[4].find("over the limit of 4096") != std::string::npos);
   CHECK(ps::test::consume(broker.bootstrap(), "out", 1, 30s).size() == 1);
+}
+
+TEST_CASE("ingestion: hostile messages and outputs are dead-lettered and the consumer goes on", "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:1", "out:1", "dlq:1"});
+  RuntimeHarness h;
+  auto app = h.write_app("grower", {{"index.js", R"(
+    export function processEvent(e) {
+      if (e.event === 'grow') e.properties.pad = 'x'.repeat(5000)
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto options = options_for(broker, "g-hostile");
+  options.max_depth = 64;
+  ps::ingestion::EventPipeline pipeline(options, h.runtime().chain(), h.metrics());
+  // Each of these once crashed or wedged the daemon: a number beyond a
+  // double in an envelope, nesting deeper than the stack, an output over
+  // the producer's size limit; a tombstone lost its key.
+  std::string deep = R"({"team_id":1,"event":"e","distinct_id":"d","p":)" + std::string(2000, '[') +
+                     std::string(2000, ']') + "}";
+  std::vector<std::pair<std::string, std::string>> input = {
+      {"k0", R"({"data":"{\"event\":\"env\",\"distinct_id\":\"d\"}","team_id":1,"x":1e400})"},
+      {"k1", deep},
+      {"k2", event(1, "grow", "d")},
+      {"tomb", ""},
+      {"k4", R"({"team_id":1,"event":"surrogate","distinct_id":"\ud800"})"},
+      {"k5", event(1, "fine", "d")}};
+  ps::test::produce(broker.bootstrap(), "in", input);
+  auto dead = ps::test::consume(broker.bootstrap(), "dlq", 3, 30s);
+  REQUIRE(dead.size() == 3);
+  std::map<std::string, std::pair<std::string, std::string>> reason_by_offset;  // offset -> key, reason
+  for (const auto& m : dead) {
+    std::map<std::string, std::string> headers(m.headers.begin(), m.headers.end());
+    reason_by_offset[headers["dlq-source-offset"]] = {m.key, headers["dlq-reason"]};
+    CHECK(m.value == input.at(std::stoul(headers["dlq-source-offset"])).second);
+  }
+  CHECK(reason_by_offset["1"] == std::pair<std::string, std::string>{"k1", "nested deeper than 64 levels"});
+  CHECK(reason_by_offset["2"].first == "k2");
+  CHECK(reason_by_offset["2"].second.find("the processed event is") == 0);
+  CHECK(reason_by_offset["2"].second.find("over kafka.max_message_bytes (4096)") != std::string::npos);
+  CHECK(reason_by_offset["3"].first == "tomb");
+  CHECK(reason_by_offset["3"].second.find("not valid JSON") == 0);
+  auto out = ps::test::consume(broker.bootstrap(), "out", 3, 30s);
+  REQUIRE(out.size() == 3);
+  // Events of one key come out in order; keys may interleave.
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (const auto& m : out) by_key[m.key].push_back(m.value);
+  REQUIRE(by_key["1:d"].size() == 2);
+  CHECK(json::parse(by_key["1:d"][0])["event"] == "env");
+  CHECK(json::parse(by_key["1:d"][1])["event"] == "fine");
+  REQUIRE(by_key["1:\xed\xa0\x80"].size() == 1);
+  CHECK(by_key["1:\xed\xa0\x80"][0].find(R"("distinct_id":"\ud800")") != std::string::npos);
+  pipeline.stop(5s);
+  auto metrics = h.metrics().render();
+  CHECK(metrics.find("plugin_server_ingestion_refused_outputs_total 1") != std::string::npos);
+  CHECK(metrics.find("plugin_server_ingestion_dead_lettered_total 3") != std::string::npos);
 }
 
 TEST_CASE("ingestion: events of one key keep their order across 10,000 events", "[ingestion][kafka]") {

@@ -48,7 +48,8 @@ void produce(const std::string& bootstrap, const std::string& topic,
   for (const auto& [key, value] : messages) {
     for (;;) {
       auto err = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                   const_cast<char*>(value.data()), value.size(),
+                                   // An empty value means none: a tombstone.
+                                   value.empty() ? nullptr : const_cast<char*>(value.data()), value.size(),
                                    // An empty key means none: the message goes to a random partition.
                                    key.empty() ? nullptr : key.data(), key.size(), 0, nullptr);
       if (err == RdKafka::ERR__QUEUE_FULL) {

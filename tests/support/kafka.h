@@ -36,7 +36,7 @@ struct KafkaMessage {
 };
 
 // Produces each {key, value} to `topic` (an empty key: no key, a random
-// partition) and waits until all are acknowledged.
+// partition; an empty value: a tombstone) and waits until all are acknowledged.
 void produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::string, std::string>>& messages);
 

@@ -1,12 +1,13 @@
-#include "ingestion/json_scan.h"
+#include "json/scan.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-namespace ps::ingestion {
+namespace ps::json {
 
 namespace {
 
@@ -39,27 +40,39 @@ void append_utf8(std::string& out, unsigned code_point) {
 
 class Scanner {
  public:
-  explicit Scanner(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+  Scanner(std::string_view text, const ScanOptions& options)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()), options_(options) {}
 
   // Iterative, so nesting depth costs heap, not stack.
   bool run(TopLevelFields& fields) {
     std::vector<char> open;  // '{' or '[' for each container we are in
     ScannedField* target = nullptr;  // the wanted top-level field whose value comes next
     std::string key;
+    const char* member_start = nullptr;  // where the current top-level member's value began
     skip_space();
-    if (p_ == end_) return false;
+    if (p_ == end_) return fail("not valid JSON (empty)");
     fields.is_object = *p_ == '{';
+    // A top-level member's value ends here, when `open` is back to the top object.
+    auto end_member = [&] {
+      if (options_.members && open.size() == 1 && open[0] == '{') {
+        fields.members.back().value = std::string_view(member_start, static_cast<std::size_t>(p_ - member_start));
+      }
+    };
     for (;;) {
       // A value.
       skip_space();
-      if (p_ == end_) return false;
+      if (p_ == end_) return invalid();
       ScannedField* capture = open.size() == 1 ? target : nullptr;
       if (capture) *capture = ScannedField{ScannedField::other, {}, 0};
+      member_start = open.size() == 1 ? p_ : member_start;
       char c = *p_;
       bool entered = false;
       if (c == '{' || c == '[') {
         ++p_;
         open.push_back(c);
+        if (open.size() > options_.max_depth) {
+          return fail("nested deeper than " + std::to_string(options_.max_depth) + " levels");
+        }
         skip_space();
         if (p_ < end_ && *p_ == (c == '{' ? '}' : ']')) {
           ++p_;
@@ -69,34 +82,45 @@ class Scanner {
         }
       } else if (c == '"') {
         if (capture) capture->kind = ScannedField::string;
-        if (!string(capture ? &capture->text : nullptr)) return false;
+        if (!string(capture ? &capture->text : nullptr)) return invalid();
       } else if (c == '-' || is_digit(c)) {
-        if (!number(capture)) return false;
+        if (!number(capture)) return invalid();
       } else if (!literal("true") && !literal("false") && !literal("null")) {
-        return false;
+        return invalid();
       }
       // A key, when the value opened an object; else what follows a value.
       if (entered && open.back() == '{') {
-        if (!member_key(open.size() == 1, key, fields, target)) return false;
+        if (!member_key(open.size() == 1, key, fields, target)) return invalid();
         continue;
       }
       if (entered) continue;  // an array's first value
+      end_member();
       for (;;) {
         skip_space();
-        if (open.empty()) return p_ == end_;
-        if (p_ == end_) return false;
+        if (open.empty()) return p_ == end_ || invalid();
+        if (p_ == end_) return invalid();
         c = *p_++;
         if (c == ',') {
-          if (open.back() == '{' && !member_key(open.size() == 1, key, fields, target)) return false;
+          if (open.back() == '{' && !member_key(open.size() == 1, key, fields, target)) return invalid();
           break;
         }
-        if (c != (open.back() == '{' ? '}' : ']')) return false;
+        if (c != (open.back() == '{' ? '}' : ']')) return invalid();
         open.pop_back();
+        end_member();
       }
     }
   }
 
+  const std::string& error() const { return error_; }
+
  private:
+  bool fail(std::string why) {
+    error_ = std::move(why);
+    return false;
+  }
+
+  bool invalid() { return fail("not valid JSON (at byte " + std::to_string(p_ - begin_) + ")"); }
+
   void skip_space() {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
@@ -113,7 +137,11 @@ class Scanner {
     skip_space();
     if (p_ == end_ || *p_ != '"') return false;
     key.clear();
+    const char* raw_start = p_;
     if (!string(top_level ? &key : nullptr)) return false;
+    if (top_level && options_.members) {
+      fields.members.push_back({std::string_view(raw_start, static_cast<std::size_t>(p_ - raw_start)), key, {}});
+    }
     target = nullptr;
     if (top_level) {
       if (key == "team_id") target = &fields.team_id;
@@ -169,16 +197,18 @@ class Scanner {
       case 'r': plain = '\r'; break;
       case 't': plain = '\t'; break;
       case 'u': {
-        int unit = hex4();
+        int unit = hex4_at(p_);
         if (unit < 0) return false;
+        p_ += 4;
         unsigned code_point = static_cast<unsigned>(unit);
-        if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a low surrogate needs a high one before it
-        if (unit >= 0xD800 && unit <= 0xDBFF) {
-          if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
-          p_ += 2;
-          int low = hex4();
-          if (low < 0xDC00 || low > 0xDFFF) return false;
-          code_point = 0x10000 + ((code_point - 0xD800) << 10) + (static_cast<unsigned>(low) - 0xDC00);
+        // A high surrogate followed by a low one is one character; any other
+        // surrogate stands alone, as JavaScript strings allow.
+        if (unit >= 0xD800 && unit <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+          int low = hex4_at(p_ + 2);
+          if (low >= 0xDC00 && low <= 0xDFFF) {
+            p_ += 6;
+            code_point = 0x10000 + ((code_point - 0xD800) << 10) + (static_cast<unsigned>(low) - 0xDC00);
+          }
         }
         if (out) append_utf8(*out, code_point);
         return true;
@@ -190,15 +220,15 @@ class Scanner {
     return true;
   }
 
-  int hex4() {
-    if (end_ - p_ < 4) return -1;
+  // The four hex digits at `at` as a number, or -1.
+  int hex4_at(const char* at) const {
+    if (end_ - at < 4) return -1;
     int value = 0;
     for (int i = 0; i < 4; ++i) {
-      int digit = hex_value(p_[i]);
+      int digit = hex_value(at[i]);
       if (digit < 0) return -1;
       value = value * 16 + digit;
     }
-    p_ += 4;
     return value;
   }
 
@@ -263,19 +293,30 @@ class Scanner {
       return;
     }
     double value = std::strtod(std::string(literal).c_str(), nullptr);
+    if (!std::isfinite(value)) {
+      out = {ScannedField::number, value > 0 ? "Infinity" : "-Infinity", 0};
+      return;
+    }
     out = {ScannedField::number, nlohmann::json(value).dump(), 0};
   }
 
+  const char* begin_;
   const char* p_;
   const char* end_;
+  const ScanOptions& options_;
+  std::string error_;
 };
 
 }  // namespace
 
-std::optional<TopLevelFields> scan_top_level(std::string_view text) {
+std::optional<TopLevelFields> scan_top_level(std::string_view text, const ScanOptions& options, std::string* error) {
   TopLevelFields fields;
-  if (!Scanner(text).run(fields)) return std::nullopt;
+  Scanner scanner(text, options);
+  if (!scanner.run(fields)) {
+    if (error) *error = scanner.error();
+    return std::nullopt;
+  }
   return fields;
 }
 
-}  // namespace ps::ingestion
+}  // namespace ps::json
