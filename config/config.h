@@ -35,6 +35,8 @@ struct KafkaConfig {
 
 struct HttpConfig {
   std::string listen = "127.0.0.1:6738";
+  // Bearer token for /admin/* and /apps; empty: those answer 403.
+  std::string admin_token;
   // Filled from `listen` by validation.
   std::string host;
   int port = 0;
@@ -47,6 +49,8 @@ struct RuntimeConfig {
   int fetch_timeout_ms = 10000;
   int fetch_max_response_mb = 16;
   std::string fetch_ca_file;  // PEM certificates trusted by fetch besides the system's
+  // Non-public destinations fetch may reach anyway: host, host:port or CIDR.
+  std::vector<std::string> fetch_allowed_hosts;
 };
 
 struct JobsConfig {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/allow_list.h"
 #include "config/database_url.h"
 
 namespace ps::config {
@@ -87,6 +88,18 @@ std::optional<std::string> readable_certificates(const std::string& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> valid_allow_entry(const std::string& v) {
+  std::string problem;
+  if (!parse_allow_entry(v, &problem)) return problem;
+  return std::nullopt;
+}
+
+// Long enough that guessing is hopeless.
+std::optional<std::string> strong_token(const std::string& v) {
+  if (!v.empty() && v.size() < 16) return "must be at least 16 characters (or empty to refuse admin requests)";
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::vector<KeySpec>& key_specs() {
@@ -121,6 +134,8 @@ const std::vector<KeySpec>& key_specs() {
        .integer = [](Config& c) -> int& { return c.kafka.sample_events_per_second; }, .min = 0, .max = 10000},
       {.section = "http", .name = "listen", .text = [](Config& c) -> std::string& { return c.http.listen; },
        .check = valid_listen},
+      {.section = "http", .name = "admin_token", .text = [](Config& c) -> std::string& { return c.http.admin_token; },
+       .check = strong_token, .secret = true},
       {.section = "runtime", .name = "threads", .integer = [](Config& c) -> int& { return c.runtime.threads; },
        .min = 0, .max = 1024},
       {.section = "runtime", .name = "task_timeout_ms",
@@ -133,6 +148,9 @@ const std::vector<KeySpec>& key_specs() {
        .integer = [](Config& c) -> int& { return c.runtime.fetch_max_response_mb; }, .min = 1, .max = 1024},
       {.section = "runtime", .name = "fetch_ca_file",
        .text = [](Config& c) -> std::string& { return c.runtime.fetch_ca_file; }, .check = readable_certificates},
+      {.section = "runtime", .name = "fetch_allowed_hosts",
+       .list = [](Config& c) -> std::vector<std::string>& { return c.runtime.fetch_allowed_hosts; },
+       .check = valid_allow_entry},
       {.section = "jobs", .name = "workers", .integer = [](Config& c) -> int& { return c.jobs.workers; },
        .min = 1, .max = 1024},
       {.section = "jobs", .name = "max_attempts", .integer = [](Config& c) -> int& { return c.jobs.max_attempts; },

@@ -15,14 +15,18 @@ namespace ps::config {
 struct KeySpec {
   std::string_view section;
   std::string_view name;
-  // Exactly one of these is set.
+  // Exactly one of these is set. A list is a TOML array of strings, or a
+  // comma-separated environment variable.
   std::string& (*text)(Config&) = nullptr;
   int& (*integer)(Config&) = nullptr;
+  std::vector<std::string>& (*list)(Config&) = nullptr;
   long long min = 0, max = 0;                   // integers
   std::vector<std::string_view> choices = {};   // text; empty = any
-  // Further checks on text values: why the value is wrong, or nullopt.
+  // Further checks on text values (each item of a list): why the value is
+  // wrong, or nullopt.
   std::optional<std::string> (*check)(const std::string&) = nullptr;
   bool secret_url = false;  // redact the password when printing
+  bool secret = false;      // redact the whole value when printing
 
   std::string dotted() const { return std::string(section) + "." + std::string(name); }
   std::string env_name() const;  // PLUGIN_SERVER_<SECTION>_<KEY>

@@ -1,6 +1,7 @@
 // Reads the TOML file and the environment into a Config, collecting every
 // problem instead of stopping at the first, so an operator fixes them in one go.
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
@@ -129,6 +130,14 @@ class Loader {
         }
         continue;
       }
+      if (spec.list) {
+        for (const auto& item : spec.list(config)) {
+          if (auto problem = spec.check ? spec.check(item) : std::nullopt) {
+            problems.push_back(spec.dotted() + ": " + *problem + origin);
+          }
+        }
+        continue;
+      }
       const std::string& v = spec.text(config);
       if (!spec.choices.empty()) {
         bool ok = false;
@@ -177,6 +186,24 @@ class Loader {
       }
       return;
     }
+    if (spec->list) {
+      auto* items = value.as_array();
+      auto& out = spec->list(config);
+      out.clear();
+      for (std::size_t i = 0; items && i < items->size(); ++i) {
+        auto item = (*items)[i].value_exact<std::string>();
+        if (!item) {
+          items = nullptr;
+          break;
+        }
+        out.push_back(*item);
+      }
+      if (!items) {
+        problems.push_back(spec->dotted() + ": expected an array of strings, got " + toml_type_name(value) + " " +
+                           where(value, file));
+      }
+      return;
+    }
     auto v = value.value_exact<std::string>();
     if (!v) {
       problems.push_back(spec->dotted() + ": expected a string, got " + toml_type_name(value) + " " +
@@ -189,6 +216,20 @@ class Loader {
   void apply_env_value(const KeySpec& spec, const std::string& env_name, const std::string& value,
                        long long scale) {
     origins_[spec.dotted()] = "(environment variable " + env_name + ")";
+    if (spec.list) {
+      // Comma-separated; spaces around an item are not part of it.
+      auto& out = spec.list(config);
+      out.clear();
+      std::size_t start = 0;
+      while (start <= value.size()) {
+        auto end = std::min(value.find(',', start), value.size());
+        auto item = value.substr(start, end - start);
+        auto first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+        if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+        start = end + 1;
+      }
+      return;
+    }
     if (spec.text) {
       spec.text(config) = value;
       return;

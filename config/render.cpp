@@ -53,9 +53,15 @@ std::string render_toml(const Config& config, SecretFieldPredicate is_secret) {
     auto* section = root.insert(std::string(spec.section), toml::table{}).first->second.as_table();
     if (spec.integer) {
       section->insert(std::string(spec.name), static_cast<long long>(spec.integer(copy)));
+    } else if (spec.list) {
+      toml::array items;
+      for (const auto& item : spec.list(copy)) items.push_back(item);
+      section->insert(std::string(spec.name), std::move(items));
     } else {
       const std::string& v = spec.text(copy);
-      section->insert(std::string(spec.name), spec.secret_url ? redact_database_url(v) : v);
+      section->insert(std::string(spec.name), spec.secret_url ? redact_database_url(v)
+                                              : spec.secret && !v.empty() ? std::string(kRedacted)
+                                                                          : v);
     }
   }
   toml::array apps;

@@ -75,6 +75,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.bundle = settings_.bundle;
   options.label = label_;
   options.instance_id = settings_.id;
+  options.max_event_depth = env_.max_event_depth;
   options.config_json = settings_.config_json;
   options.attachments_json = settings_.attachments_json;
   options.limits = env_.limits;

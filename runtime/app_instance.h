@@ -39,6 +39,7 @@ struct InstanceEnvironment {
   int setup_attempts = 3;
   std::chrono::milliseconds setup_backoff{1000};  // doubled after each failed attempt
   std::size_t max_job_payload_bytes = 1u << 20;
+  std::size_t max_event_depth = 512;
 };
 
 struct InstanceSettings {

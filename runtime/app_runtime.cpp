@@ -15,7 +15,9 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.fetch.default_timeout = std::chrono::milliseconds(config.runtime.fetch_timeout_ms);
   o.fetch.max_response_bytes = static_cast<std::size_t>(config.runtime.fetch_max_response_mb) << 20;
   o.fetch.ca_file = config.runtime.fetch_ca_file;
+  o.fetch.allowed_hosts = config.runtime.fetch_allowed_hosts;
   o.max_job_payload_bytes = static_cast<std::size_t>(config.jobs.max_payload_bytes);
+  o.max_event_depth = static_cast<std::size_t>(config.kafka.max_nesting_depth);
   return o;
 }
 
@@ -33,6 +35,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.setup_attempts = options.setup_attempts;
   env_.setup_backoff = options.setup_backoff;
   env_.max_job_payload_bytes = options.max_job_payload_bytes;
+  env_.max_event_depth = options.max_event_depth;
   registry_ = std::make_unique<AppRegistry>(env_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }

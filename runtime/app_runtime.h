@@ -33,6 +33,7 @@ struct RuntimeOptions {
   std::chrono::milliseconds setup_backoff{1000};
   int blocking_threads = 4;  // for storage queries
   std::size_t max_job_payload_bytes = 1u << 20;
+  std::size_t max_event_depth = 512;  // kafka.max_nesting_depth: deeper processEvent results are refused
 };
 
 RuntimeOptions runtime_options(const config::Config& config);

@@ -57,13 +57,14 @@ class Storage {
   virtual void del(InstanceId instance, std::string key, std::function<void(StorageResult)> done) = 0;
 };
 
-// A job an app asks to run: `run_at` is wall-clock time.
+// A job an app asks to run: `run_at` is wall-clock time, in milliseconds
+// (a nanosecond clock ends in 2262; apps may ask for later).
 struct JobRequest {
   InstanceId instance = 0;
   std::string app;  // the app's name, for metrics
   std::string name;
   std::optional<std::string> payload_json;  // nullopt: the job takes no payload
-  std::chrono::system_clock::time_point run_at;
+  std::chrono::sys_time<std::chrono::milliseconds> run_at;
 };
 
 // The job queue, as the runtime sees it: "enqueue this job, tell me when it is

@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "runtime/address_policy.h"
+
 namespace ps::runtime {
 
 namespace asio = boost::asio;
@@ -68,6 +70,16 @@ std::optional<Target> parse_target(const std::string& url, std::string* problem)
   return t;
 }
 
+// Headers that carry credentials: not sent on to another origin.
+bool credential_header(const std::string& name) {
+  return beast::iequals(name, "authorization") || beast::iequals(name, "cookie") ||
+         beast::iequals(name, "proxy-authorization");
+}
+
+bool same_origin(const Target& a, const Target& b) {
+  return a.tls == b.tls && beast::iequals(a.host, b.host) && a.port == b.port;
+}
+
 std::string resolve_location(const std::string& base, const Target& target, const std::string& location) {
   if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) return location;
   std::string origin = (target.tls ? "https://" : "http://") + target.host + ":" + target.port;
@@ -81,12 +93,13 @@ std::string resolve_location(const std::string& base, const Target& target, cons
 
 struct BeastFetcher::Impl {
   FetchOptions options;
+  AddressPolicy policy;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   ssl::context tls{ssl::context::tls_client};
   std::thread thread;
 
-  explicit Impl(FetchOptions o) : options(o) {
+  explicit Impl(FetchOptions o) : options(o), policy(options.allowed_hosts) {
     tls.set_default_verify_paths();
     if (!options.ca_file.empty()) tls.load_verify_file(options.ca_file);
     tls.set_verify_mode(ssl::verify_peer);
@@ -106,10 +119,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
   using Done = std::function<void(FetchResult)>;
 
-  Exchange(asio::io_context& io, ssl::context& tls, const FetchOptions& options, FetchRequest request,
-           Target target, std::chrono::steady_clock::time_point deadline, int redirects_left, Done done)
-      : io_(io), tls_ctx_(tls), options_(options), request_(std::move(request)), target_(std::move(target)),
-        deadline_(deadline), redirects_left_(redirects_left), done_(std::move(done)), resolver_(io), timer_(io) {}
+  Exchange(asio::io_context& io, ssl::context& tls, const FetchOptions& options, const AddressPolicy& policy,
+           FetchRequest request, Target target, std::chrono::steady_clock::time_point deadline, int redirects_left,
+           Done done)
+      : io_(io), tls_ctx_(tls), options_(options), policy_(policy), request_(std::move(request)),
+        target_(std::move(target)), deadline_(deadline), redirects_left_(redirects_left), done_(std::move(done)),
+        resolver_(io), timer_(io) {}
 
   void start() {
     auto self = shared_from_this();
@@ -122,7 +137,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     });
     resolver_.async_resolve(target_.host, target_.port, [self](beast::error_code ec, tcp::resolver::results_type r) {
       if (ec) return self->fail("cannot resolve " + self->target_.host + ": " + ec.message());
-      self->connect(r);
+      self->endpoints_ = self->permitted(r);
+      self->connect(self->endpoints_);
     });
   }
 
@@ -133,7 +149,22 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (plain_) plain_->socket().close(ignored);
   }
 
-  void connect(const tcp::resolver::results_type& endpoints) {
+  // The resolved addresses the policy lets this hop reach. The connection
+  // goes to exactly these (no second lookup a DNS answer could change).
+  std::vector<tcp::endpoint> permitted(const tcp::resolver::results_type& results) {
+    std::vector<tcp::endpoint> out;
+    for (const auto& entry : results) {
+      auto why = policy_.refusal(target_.host, entry.endpoint().port(), entry.endpoint().address());
+      if (!why) out.push_back(entry.endpoint());
+      else if (refusal_.empty()) refusal_ = *why;
+    }
+    return out;
+  }
+
+  void connect(const std::vector<tcp::endpoint>& endpoints) {
+    if (endpoints.empty()) {
+      return fail(refusal_.empty() ? "cannot resolve " + target_.host : "refused to connect to " + target_.host + ": " + refusal_);
+    }
     auto self = shared_from_this();
     if (target_.tls) {
       tls_.emplace(io_, tls_ctx_);
@@ -230,7 +261,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       std::string problem;
       auto next_target = parse_target(next_url, &problem);
       if (!next_target) return fail(problem);
-      std::make_shared<Exchange>(io_, tls_ctx_, options_, std::move(next), std::move(*next_target), deadline_,
+      if (target_.tls && !next_target->tls) return fail("refused a redirect from https to http: " + next_url);
+      if (!same_origin(target_, *next_target)) {
+        std::erase_if(next.headers, [](const auto& header) { return credential_header(header.first); });
+      }
+      std::make_shared<Exchange>(io_, tls_ctx_, options_, policy_, std::move(next), std::move(*next_target), deadline_,
                                  redirects_left_ - 1, std::move(done_))
           ->start();
       return;
@@ -258,6 +293,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   asio::io_context& io_;
   ssl::context& tls_ctx_;
   const FetchOptions& options_;
+  const AddressPolicy& policy_;
+  std::string refusal_;  // why the policy refused an address of this hop
+  std::vector<tcp::endpoint> endpoints_;
   FetchRequest request_;
   Target target_;
   std::chrono::steady_clock::time_point deadline_;
@@ -290,8 +328,8 @@ void BeastFetcher::fetch(FetchRequest request, std::function<void(FetchResult)> 
   auto deadline = std::chrono::steady_clock::now() + request.timeout;
   asio::post(impl_->io, [impl = impl_.get(), request = std::move(request), target = std::move(*target), deadline,
                          done = std::move(done)]() mutable {
-    std::make_shared<Exchange>(impl->io, impl->tls, impl->options, std::move(request), std::move(target), deadline,
-                               impl->options.max_redirects, std::move(done))
+    std::make_shared<Exchange>(impl->io, impl->tls, impl->options, impl->policy, std::move(request), std::move(target),
+                               deadline, impl->options.max_redirects, std::move(done))
         ->start();
   });
 }

@@ -2,10 +2,15 @@
 // fetch() on Boost.Beast: HTTP/1.1 over TCP or TLS (OpenSSL, peers verified
 // against the system's CAs), redirects followed, every request bounded by a
 // timeout and a response size cap. One I/O thread serves all requests.
+// Only public addresses are reached unless allowed (see address_policy.h);
+// a redirect to another origin drops the credentials, and one from https
+// to http is refused.
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "runtime/host_services.h"
 
@@ -17,6 +22,9 @@ struct FetchOptions {
   int max_redirects = 5;
   // PEM certificates to trust besides the system's (a private CA).
   std::string ca_file;
+  // runtime.fetch_allowed_hosts: hosts, host:port or CIDR blocks reachable
+  // although not public (see AddressPolicy).
+  std::vector<std::string> allowed_hosts;
 };
 
 class BeastFetcher : public HttpFetcher {

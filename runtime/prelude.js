@@ -5,6 +5,16 @@
 (function (host) {
   'use strict';
 
+  // Taken before any app code runs: an app may replace the globals, but the
+  // runtime's own serialisation keeps using these.
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+
+  // Shared memory would let an app block a shared JS thread (Atomics.wait)
+  // and time its neighbours; apps get neither.
+  delete globalThis.SharedArrayBuffer;
+  delete globalThis.Atomics;
+
   // console: one line per call, tagged with the instance by the daemon's log.
   function show(value) {
     if (typeof value === 'string') return value;
@@ -315,14 +325,14 @@
   function runJob(name, payloadJSON, meta) {
     const fn = jobFunctions[name];
     if (!fn) throw new TypeError(`unknown job ${JSON.stringify(name)}`);
-    return payloadJSON === undefined ? fn(meta) : fn(JSON.parse(payloadJSON), meta);
+    return payloadJSON === undefined ? fn(meta) : fn(parse(payloadJSON), meta);
   }
 
   function makeMeta(configJSON, attachmentsJSON, exportedJobs) {
     bindJobs(exportedJobs);
     return {
-      config: JSON.parse(configJSON),
-      attachments: JSON.parse(attachmentsJSON),
+      config: parse(configJSON),
+      attachments: parse(attachmentsJSON),
       global: {},
       storage: makeStorage(),
       jobs: metaJobs,
@@ -334,22 +344,19 @@
   }
 
   // processEvent with the rules every app relies on: null/undefined drops the
-  // event, team_id may not change, success is recorded in the event.
+  // event, success is recorded in the event. That team_id did not change is
+  // checked by the host on the returned text, where the app cannot reach.
   function processEvent(fn, text, meta, label) {
-    const event = JSON.parse(text);
-    const teamId = event.team_id;
+    const event = parse(text);
     const finish = (result) => {
       if (result === null || result === undefined) return null;
       if (typeof result !== 'object' || Array.isArray(result)) {
         throw new TypeError(`processEvent must return an event object, null or undefined, not ${describe(result)}`);
       }
-      if (result.team_id !== teamId) {
-        throw new Error(`processEvent may not change team_id (from ${show(teamId)} to ${show(result.team_id)})`);
-      }
       if (!result.properties || typeof result.properties !== 'object') result.properties = {};
       const done = result.properties.$plugins_succeeded;
       result.properties.$plugins_succeeded = [...(Array.isArray(done) ? done : []), label];
-      return JSON.stringify(result);
+      return stringify(result);
     };
     const out = fn(event, meta);
     return out && typeof out.then === 'function' ? Promise.resolve(out).then(finish) : finish(out);

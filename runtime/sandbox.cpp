@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
+#include "json/edit.h"
 #include "runtime/executor.h"
 #include "runtime/sandbox_impl.h"
 #include "runtime/watchdog.h"
@@ -34,32 +36,6 @@ std::optional<std::string> resolve_path(const std::string& referrer, const std::
 
 }  // namespace
 
-std::string text_of(v8::Isolate* isolate, Local<v8::Value> value) {
-  if (value->IsString()) {
-    // One pass straight into the result (events cross here on every call):
-    // a UTF-16 unit never takes more than 3 bytes of UTF-8.
-    auto string = value.As<v8::String>();
-    std::string out(static_cast<std::size_t>(string->Length()) * 3, '\0');
-    int written = string->WriteUtf8(isolate, out.data(), static_cast<int>(out.size()), nullptr,
-                                    v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
-    out.resize(static_cast<std::size_t>(written));
-    return out;
-  }
-  v8::String::Utf8Value utf8(isolate, value);
-  return *utf8 ? std::string(*utf8, static_cast<std::size_t>(utf8.length())) : std::string();
-}
-
-Local<v8::String> js_string(v8::Isolate* isolate, const std::string& text) {
-  return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal, static_cast<int>(text.size()))
-      .ToLocalChecked();
-}
-
-std::string exception_text(v8::Isolate* isolate, Local<v8::Value> exception) {
-  if (exception.IsEmpty()) return "unknown error";
-  auto text = text_of(isolate, exception);
-  return text.empty() ? "unknown error" : text;
-}
-
 bool Exports::has(const std::string& method) const {
   return std::find(methods.begin(), methods.end(), method) != methods.end();
 }
@@ -78,9 +54,11 @@ Sandbox::Impl::~Impl() {
     methods.clear();
     modules.clear();
     meta.Reset();
+    exported_jobs.Reset();
     process_event_wrapper.Reset();
+    make_meta_fn.Reset();
+    run_job_fn.Reset();
     label.Reset();
-    internals.Reset();
     context.Reset();
   }
   isolate->Dispose();
@@ -90,8 +68,11 @@ std::size_t Sandbox::Impl::near_heap_limit(void* data, std::size_t current, std:
   auto* impl = static_cast<Impl*>(data);
   impl->heap_exceeded = true;
   impl->isolate->TerminateExecution();
-  // Room to unwind the running script; the isolate is replaced afterwards.
-  return current + std::max<std::size_t>(current / 2, 16u << 20);
+  // Room to finish the allocation under way and unwind: one allocation may
+  // be far bigger than the limit (new Array(2**25).fill(1.5) asks 256 MiB at
+  // once), and V8 dies if the room is short. The largest single object V8
+  // makes is about 1 GiB. The isolate is replaced afterwards.
+  return current + std::max<std::size_t>(current, 1100u << 20);
 }
 
 void Sandbox::Impl::create_isolate() {
@@ -105,18 +86,36 @@ void Sandbox::Impl::create_isolate() {
   isolate->AddNearHeapLimitCallback(near_heap_limit, this);
 }
 
+// The value the prelude's helper object holds under `name` (the prelude
+// made it before any app code ran, so these reads cannot be intercepted).
+static Local<v8::Function> prelude_function(v8::Isolate* isolate, Local<v8::Context> ctx, Local<v8::Object> helpers,
+                                            const char* name) {
+  Local<v8::Value> value;
+  if (!helpers->Get(ctx, js::message(isolate, name)).ToLocal(&value) || !value->IsFunction()) {
+    throw std::logic_error(std::string("the prelude has no function ") + name);
+  }
+  return value.As<v8::Function>();
+}
+
 template <auto Callback>
 void Sandbox::Impl::add_host_function(Local<v8::Object> host, const char* name) {
-  auto fn = v8::Function::New(ctx(), Callback, v8::External::New(isolate, this)).ToLocalChecked();
-  host->Set(ctx(), js_string(isolate, name), fn).Check();
+  Local<v8::Function> fn;
+  if (!v8::Function::New(ctx(), Callback, v8::External::New(isolate, this)).ToLocal(&fn) ||
+      !js::define(ctx(), host, name, fn)) {
+    throw std::logic_error(std::string("cannot install the host function ") + name);
+  }
 }
 
 void Sandbox::Impl::install_prelude() {
   v8::TryCatch tc(isolate);
-  v8::ScriptOrigin origin(isolate, js_string(isolate, "plugin-server:prelude.js"));
-  auto script = v8::Script::Compile(ctx(), js_string(isolate, kPreludeSource), &origin).ToLocalChecked();
-  auto factory = script->Run(ctx()).ToLocalChecked().As<v8::Function>();
-  auto host = v8::Object::New(isolate);
+  v8::ScriptOrigin origin(isolate, js::message(isolate, "plugin-server:prelude.js"));
+  Local<v8::Script> script;
+  Local<v8::Value> factory;
+  if (!v8::Script::Compile(ctx(), js::message(isolate, kPreludeSource), &origin).ToLocal(&script) ||
+      !script->Run(ctx()).ToLocal(&factory) || !factory->IsFunction()) {
+    throw std::logic_error("the prelude does not compile: " + js::describe(isolate, tc.Exception()));
+  }
+  auto host = js::bare_object(isolate);
   add_host_function<&Impl::host_log>(host, "log");
   add_host_function<&Impl::host_fetch>(host, "fetch");
   add_host_function<&Impl::host_storage_get>(host, "storageGet");
@@ -124,18 +123,21 @@ void Sandbox::Impl::install_prelude() {
   add_host_function<&Impl::host_storage_del>(host, "storageDel");
   add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
   Local<v8::Value> args[] = {host};
-  auto result = factory->Call(ctx(), v8::Undefined(isolate), 1, args);
-  if (result.IsEmpty()) throw std::logic_error("prelude failed: " + exception_text(isolate, tc.Exception()));
-  auto prelude = result.ToLocalChecked().As<v8::Object>();
-  internals.Reset(isolate, prelude);
-  process_event_wrapper.Reset(
-      isolate, prelude->Get(ctx(), js_string(isolate, "processEvent")).ToLocalChecked().As<v8::Function>());
-  label.Reset(isolate, js_string(isolate, opt.label));
+  Local<v8::Value> result;
+  if (!factory.As<v8::Function>()->Call(ctx(), v8::Undefined(isolate), 1, args).ToLocal(&result) ||
+      !result->IsObject()) {
+    throw std::logic_error("prelude failed: " + js::describe(isolate, tc.Exception()));
+  }
+  auto helpers = result.As<v8::Object>();
+  process_event_wrapper.Reset(isolate, prelude_function(isolate, ctx(), helpers, "processEvent"));
+  make_meta_fn.Reset(isolate, prelude_function(isolate, ctx(), helpers, "makeMeta"));
+  run_job_fn.Reset(isolate, prelude_function(isolate, ctx(), helpers, "runJob"));
+  label.Reset(isolate, js::message(isolate, opt.label));
 }
 
 std::string Sandbox::Impl::where(Local<v8::Message> message) {
   if (message.IsEmpty()) return "";
-  auto file = text_of(isolate, message->GetScriptResourceName());
+  auto file = js::utf8(isolate, message->GetScriptResourceName()).value_or("");
   int line = message->GetLineNumber(ctx()).FromMaybe(0);
   int column = message->GetStartColumn(ctx()).FromMaybe(0) + 1;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
@@ -146,12 +148,16 @@ Local<v8::Module> Sandbox::Impl::compile_module(const std::string& path) {
     if (known == path) return module.Get(isolate);
   }
   v8::TryCatch tc(isolate);
-  v8::ScriptOrigin origin(isolate, js_string(isolate, opt.bundle->source + "/" + path), 0, 0, false, -1,
+  v8::ScriptOrigin origin(isolate, js::message(isolate, opt.bundle->source + "/" + path), 0, 0, false, -1,
                           Local<v8::Value>(), false, false, true);
-  v8::ScriptCompiler::Source source(js_string(isolate, opt.bundle->files.at(path)), origin);
+  Local<v8::String> text;
+  if (!js::string(isolate, opt.bundle->files.at(path)).ToLocal(&text)) {
+    throw BundleError(opt.bundle->source + "/" + path + ": the file is too large");
+  }
+  v8::ScriptCompiler::Source source(text, origin);
   Local<v8::Module> module;
   if (!v8::ScriptCompiler::CompileModule(isolate, &source).ToLocal(&module)) {
-    throw BundleError(where(tc.Message()) + exception_text(isolate, tc.Exception()));
+    throw BundleError(where(tc.Message()) + js::describe(isolate, tc.Exception()));
   }
   modules.emplace_back(v8::Global<v8::Module>(isolate, module), path);
   return module;
@@ -165,18 +171,18 @@ v8::MaybeLocal<v8::Module> Sandbox::Impl::resolve_import(Local<v8::Context> cont
   for (auto& [module, path] : impl->modules) {
     if (module == referrer) referrer_path = path;
   }
-  auto spec = text_of(isolate, specifier);
+  auto spec = js::utf8(isolate, specifier).value_or("");
   auto resolved = resolve_path(referrer_path, spec, impl->opt.bundle->files);
   if (!resolved) {
     auto message = impl->opt.bundle->source + "/" + referrer_path + ": cannot import \"" + spec +
                    "\": only relative imports of files in the bundle are allowed";
-    isolate->ThrowException(v8::Exception::Error(js_string(isolate, message)));
+    isolate->ThrowException(v8::Exception::Error(js::message(isolate, message)));
     return {};
   }
   try {
     return impl->compile_module(*resolved);
   } catch (const BundleError& e) {
-    isolate->ThrowException(v8::Exception::SyntaxError(js_string(isolate, e.what())));
+    isolate->ThrowException(v8::Exception::SyntaxError(js::message(isolate, e.what())));
     return {};
   }
 }
@@ -185,37 +191,51 @@ void Sandbox::Impl::load_module() {
   auto module = compile_module(opt.bundle->manifest.main);
   v8::TryCatch tc(isolate);
   if (module->InstantiateModule(ctx(), resolve_import).IsNothing()) {
-    throw BundleError(opt.bundle->source + ": " + exception_text(isolate, tc.Exception()));
+    throw BundleError(opt.bundle->source + ": " + js::describe(isolate, tc.Exception()));
   }
   Local<v8::Value> evaluation;
-  {
-    Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
-    if (module->Evaluate(ctx()).ToLocal(&evaluation)) isolate->PerformMicrotaskCheckpoint();
-    if (guard.fired() || heap_exceeded) {
-      isolate->CancelTerminateExecution();
-      throw AppError(opt.bundle->source + ": loading the module broke a limit: " +
-                     (heap_exceeded ? heap_limit_text() : cpu_limit_text()));
-    }
-  }
-  if (evaluation.IsEmpty()) {
-    throw AppError(opt.bundle->source + ": the module threw while loading: " +
-                   exception_text(isolate, tc.Exception()));
-  }
+  load_step("loading the module", [&] {
+    if (!module->Evaluate(ctx()).ToLocal(&evaluation)) return false;
+    isolate->PerformMicrotaskCheckpoint();
+    return true;
+  });
   auto promise = evaluation.As<v8::Promise>();
   if (promise->State() == v8::Promise::kRejected) {
-    throw AppError(opt.bundle->source + ": the module threw while loading: " +
-                   exception_text(isolate, promise->Result()));
+    throw AppError(opt.bundle->source + ": the module threw while loading: " + js::describe(isolate, promise->Result()));
   }
   if (promise->State() == v8::Promise::kPending) {
     throw AppError(opt.bundle->source + ": top-level await of host operations is not supported");
   }
-  read_exports(module->GetModuleNamespace().As<v8::Object>());
+  load_step("reading the module's exports",
+            [&] { return read_exports(module->GetModuleNamespace().As<v8::Object>()); });
 }
 
-void Sandbox::Impl::read_exports(Local<v8::Object> ns) {
+template <class Body>
+void Sandbox::Impl::load_step(const std::string& what, Body body) {
+  v8::TryCatch tc(isolate);
+  bool ok, fired;
+  {
+    Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
+    ok = body();
+    fired = guard.fired();
+  }
+  if (fired || heap_exceeded) {
+    isolate->CancelTerminateExecution();
+    throw AppError(opt.bundle->source + ": " + what + " broke a limit: " +
+                   (heap_exceeded ? heap_limit_text() : cpu_limit_text()));
+  }
+  if (!ok) {
+    auto text = tc.HasCaught() ? js::describe(isolate, tc.Exception()) : "unknown error";
+    throw AppError(opt.bundle->source + ": " + what + " failed: " + text);
+  }
+}
+
+// Runs the app's getters (an export may be one, or a Proxy): under load_step.
+bool Sandbox::Impl::read_exports(Local<v8::Object> ns) {
   for (const char* name : kHookNames) {
     Local<v8::Value> value;
-    if (ns->Get(ctx(), js_string(isolate, name)).ToLocal(&value) && value->IsFunction()) {
+    if (!ns->Get(ctx(), js::message(isolate, name)).ToLocal(&value)) return false;
+    if (value->IsFunction()) {
       exports.methods.push_back(name);
       methods[name].Reset(isolate, value.As<v8::Function>());
     }
@@ -224,28 +244,39 @@ void Sandbox::Impl::read_exports(Local<v8::Object> ns) {
     if (exports.has(task)) exports.scheduled_tasks.push_back(task);
   }
   Local<v8::Value> jobs;
-  if (ns->Get(ctx(), js_string(isolate, "jobs")).ToLocal(&jobs) && jobs->IsObject()) {
-    exported_jobs.Reset(isolate, jobs);
-    auto names = jobs.As<v8::Object>()->GetOwnPropertyNames(ctx()).ToLocalChecked();
-    for (uint32_t i = 0; i < names->Length(); ++i) {
-      auto key = names->Get(ctx(), i).ToLocalChecked();
-      auto value = jobs.As<v8::Object>()->Get(ctx(), key).ToLocalChecked();
-      if (value->IsFunction()) exports.jobs.push_back(text_of(isolate, key));
-    }
+  if (!ns->Get(ctx(), js::message(isolate, "jobs")).ToLocal(&jobs)) return false;
+  if (!jobs->IsObject()) return true;
+  exported_jobs.Reset(isolate, jobs);
+  Local<v8::Array> names;
+  if (!jobs.As<v8::Object>()->GetOwnPropertyNames(ctx()).ToLocal(&names)) return false;
+  for (uint32_t i = 0; i < names->Length(); ++i) {
+    Local<v8::Value> key, value;
+    if (!names->Get(ctx(), i).ToLocal(&key) || !jobs.As<v8::Object>()->Get(ctx(), key).ToLocal(&value)) return false;
+    auto name = js::utf8(isolate, key);
+    if (value->IsFunction() && name) exports.jobs.push_back(std::move(*name));
   }
+  return true;
 }
 
-void Sandbox::Impl::make_meta() {
-  auto make = internals.Get(isolate)->Get(ctx(), js_string(isolate, "makeMeta")).ToLocalChecked().As<v8::Function>();
+// The prelude reads the app's jobs object (its getters may run): under load_step.
+bool Sandbox::Impl::make_meta() {
   Local<v8::Value> jobs = exported_jobs.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : exported_jobs.Get(isolate);
-  Local<v8::Value> args[] = {js_string(isolate, opt.config_json), js_string(isolate, opt.attachments_json), jobs};
-  v8::TryCatch tc(isolate);
+  Local<v8::String> config, attachments;
+  if (!js::string(isolate, opt.config_json).ToLocal(&config) ||
+      !js::string(isolate, opt.attachments_json).ToLocal(&attachments)) {
+    js::throw_type_error(isolate, "the app's config is too large");
+    return false;
+  }
+  Local<v8::Value> args[] = {config, attachments, jobs};
   Local<v8::Value> result;
-  if (!make->Call(ctx(), v8::Undefined(isolate), 3, args).ToLocal(&result)) {
-    throw AppError(opt.bundle->source + ": cannot build meta: " + exception_text(isolate, tc.Exception()));
+  if (!make_meta_fn.Get(isolate)->Call(ctx(), v8::Undefined(isolate), 3, args).ToLocal(&result)) return false;
+  if (!result->IsObject()) {
+    js::throw_type_error(isolate, "meta is not an object");
+    return false;
   }
   meta.Reset(isolate, result.As<v8::Object>());
   exported_jobs.Reset();
+  return true;
 }
 
 std::string Sandbox::Impl::cpu_limit_text() const {
@@ -259,11 +290,14 @@ std::string Sandbox::Impl::heap_limit_text() const {
 CallOutcome Sandbox::Impl::failure_of(v8::TryCatch& tc, bool cpu_fired) {
   if (heap_exceeded) return {Failure::HeapLimit, std::nullopt, heap_limit_text()};
   if (cpu_fired) return {Failure::CpuLimit, std::nullopt, cpu_limit_text()};
-  auto text = exception_text(isolate, tc.Exception());
+  return {Failure::Error, std::nullopt, with_allocator_note(js::describe(isolate, tc.Exception()))};
+}
+
+std::string Sandbox::Impl::with_allocator_note(std::string text) {
   if (allocator_state.refused.exchange(false)) {
     text += " (exceeded the ArrayBuffer memory limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB)";
   }
-  return {Failure::Error, std::nullopt, text};
+  return text;
 }
 
 void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done) {
@@ -277,7 +311,9 @@ void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>
     }
     fired = guard.fired();
   }
-  if (result.IsEmpty()) {
+  // A call that broke the heap limit failed, even if it returned before
+  // the termination landed (one big allocation inside a builtin).
+  if (result.IsEmpty() || heap_exceeded) {
     auto outcome = failure_of(tc, fired);
     if (heap_exceeded) {
       // Broken before the owner hears of it, so it replaces the isolate.
@@ -294,8 +330,31 @@ void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>
 }
 
 CallOutcome Sandbox::Impl::settled_value(Local<v8::Value> value) {
-  if (value->IsString()) return {Failure::None, text_of(isolate, value), ""};
+  if (value->IsString()) return {Failure::None, js::utf8(isolate, value), ""};
   return {};
+}
+
+CallOutcome Sandbox::Impl::checked_event(CallOutcome outcome, const json::ScannedField& team_before) const {
+  if (!outcome.ok() || !outcome.value) return outcome;
+  auto refuse = [](std::string why) { return CallOutcome{Failure::Error, std::nullopt, std::move(why)}; };
+  std::string error;
+  auto fields = json::scan_top_level(*outcome.value, {opt.max_event_depth}, &error);
+  if (!fields) return refuse("processEvent returned an event that is " + error);
+  if (!fields->is_object) return refuse("processEvent must return an event object, null or undefined");
+  auto shown = [](const json::ScannedField& team) {
+    switch (team.kind) {
+      case json::ScannedField::absent: return std::string("nothing");
+      case json::ScannedField::integer:
+      case json::ScannedField::number: return team.text;
+      case json::ScannedField::string: return json::quote(team.text);
+      default: return std::string("a non-number");
+    }
+  };
+  const auto& team = fields->team_id;
+  if (team.kind != team_before.kind || team.text != team_before.text || team.kind == json::ScannedField::other) {
+    return refuse("processEvent may not change team_id (from " + shown(team_before) + " to " + shown(team) + ")");
+  }
+  return outcome;
 }
 
 void Sandbox::Impl::park(Local<v8::Promise> promise, CallDone done) {
@@ -329,11 +388,7 @@ void Sandbox::Impl::settle_calls() {
     if (promise->State() == v8::Promise::kFulfilled) {
       done(settled_value(promise->Result()));
     } else {
-      auto text = exception_text(isolate, promise->Result());
-      if (allocator_state.refused.exchange(false)) {
-        text += " (exceeded the ArrayBuffer memory limit of " + std::to_string(opt.limits.heap_bytes >> 20) + " MiB)";
-      }
-      done({Failure::Error, std::nullopt, text});
+      done({Failure::Error, std::nullopt, with_allocator_note(js::describe(isolate, promise->Result()))});
     }
   }
 }
@@ -352,10 +407,12 @@ void Sandbox::Impl::after_entry(bool terminated_async) {
   settle_calls();
 }
 
-void Sandbox::Impl::run_microtasks() {
+void Sandbox::Impl::enter(const std::function<void()>& body) {
+  v8::TryCatch tc(isolate);
   bool fired;
   {
     Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
+    body();
     isolate->PerformMicrotaskCheckpoint();
     fired = guard.fired();
   }
@@ -373,11 +430,14 @@ std::shared_ptr<Sandbox> Sandbox::create(SandboxOptions options) {
   impl.create_isolate();
   v8::Isolate::Scope isolate_scope(impl.isolate);
   v8::HandleScope scope(impl.isolate);
-  impl.context.Reset(impl.isolate, v8::Context::New(impl.isolate));
+  auto context = v8::Context::New(impl.isolate);
+  // No eval or new Function: all code an app runs is in its bundle.
+  context->AllowCodeGenerationFromStrings(false);
+  impl.context.Reset(impl.isolate, context);
   v8::Context::Scope context_scope(impl.ctx());
   impl.install_prelude();
   impl.load_module();
-  impl.make_meta();
+  impl.load_step("building meta", [&impl] { return impl.make_meta(); });
   return sandbox;
 }
 
@@ -410,8 +470,9 @@ void Sandbox::call(const std::string& method, const std::vector<std::string>& ar
   std::vector<Local<v8::Value>> argv;
   for (const auto& json : args_json) {
     v8::TryCatch tc(impl.isolate);
+    Local<v8::String> text;
     Local<v8::Value> value;
-    if (!v8::JSON::Parse(impl.ctx(), js_string(impl.isolate, json)).ToLocal(&value)) {
+    if (!js::string(impl.isolate, json).ToLocal(&text) || !v8::JSON::Parse(impl.ctx(), text).ToLocal(&value)) {
       done({Failure::Error, std::nullopt, "invalid JSON argument for " + method});
       return;
     }
@@ -434,15 +495,17 @@ void Sandbox::run_job(const std::string& name, const std::optional<std::string>&
   v8::Isolate::Scope isolate_scope(impl.isolate);
   v8::HandleScope scope(impl.isolate);
   v8::Context::Scope context_scope(impl.ctx());
-  auto runner = impl.internals.Get(impl.isolate)
-                    ->Get(impl.ctx(), js_string(impl.isolate, "runJob"))
-                    .ToLocalChecked()
-                    .As<v8::Function>();
-  std::vector<Local<v8::Value>> argv = {
-      js_string(impl.isolate, name),
-      payload_json ? js_string(impl.isolate, *payload_json).As<v8::Value>() : v8::Undefined(impl.isolate).As<v8::Value>(),
-      impl.meta.Get(impl.isolate)};
-  impl.invoke(runner, argv, std::move(done));
+  Local<v8::Value> payload = v8::Undefined(impl.isolate);
+  Local<v8::String> payload_text;
+  if (payload_json) {
+    if (!js::string(impl.isolate, *payload_json).ToLocal(&payload_text)) {
+      done({Failure::Error, std::nullopt, "the job payload is too large for a string"});
+      return;
+    }
+    payload = payload_text;
+  }
+  std::vector<Local<v8::Value>> argv = {js::message(impl.isolate, name), payload, impl.meta.Get(impl.isolate)};
+  impl.invoke(impl.run_job_fn.Get(impl.isolate), argv, std::move(done));
 }
 
 void Sandbox::process_event(const std::string& event_json, CallDone done) {
@@ -459,9 +522,20 @@ void Sandbox::process_event(const std::string& event_json, CallDone done) {
   v8::Isolate::Scope isolate_scope(impl.isolate);
   v8::HandleScope scope(impl.isolate);
   v8::Context::Scope context_scope(impl.ctx());
-  std::vector<Local<v8::Value>> argv = {fn->second.Get(impl.isolate), js_string(impl.isolate, event_json),
-                                        impl.meta.Get(impl.isolate), impl.label.Get(impl.isolate)};
-  impl.invoke(impl.process_event_wrapper.Get(impl.isolate), argv, std::move(done));
+  Local<v8::String> event;
+  if (!js::string(impl.isolate, event_json).ToLocal(&event)) {
+    done({Failure::Error, std::nullopt, "the event is too large for a string"});
+    return;
+  }
+  std::vector<Local<v8::Value>> argv = {fn->second.Get(impl.isolate), event, impl.meta.Get(impl.isolate),
+                                        impl.label.Get(impl.isolate)};
+  // What the team is before the app sees the event (the scanner does not recurse: any depth is safe).
+  auto before = json::scan_top_level(event_json, {std::numeric_limits<std::size_t>::max()});
+  auto team_before = before ? std::move(before->team_id) : json::ScannedField{json::ScannedField::other, {}, 0};
+  impl.invoke(impl.process_event_wrapper.Get(impl.isolate), argv,
+              [&impl, team_before = std::move(team_before), done = std::move(done)](CallOutcome outcome) {
+                done(impl.checked_event(std::move(outcome), team_before));
+              });
 }
 
 }  // namespace ps::runtime

@@ -29,6 +29,7 @@ struct SandboxOptions {
   std::shared_ptr<const Bundle> bundle;
   std::string label;  // "name (instance id)": in logs and $plugins_succeeded/failed
   InstanceId instance_id = 0;
+  std::size_t max_event_depth = 512;  // deeper processEvent results are refused
   std::string config_json = "{}";
   std::string attachments_json = "{}";
   Limits limits;

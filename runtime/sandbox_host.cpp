@@ -1,6 +1,9 @@
-// The host functions behind fetch, storage and jobs: each gives JS a promise
-// at once, starts the work on a host service, and settles the promise on the
-// isolate's own thread when the work is done.
+// The host functions behind console, fetch, storage and jobs: each gives JS
+// a promise at once, starts the work on a host service, and settles the
+// promise on the isolate's own thread when the work is done. Their arguments
+// come from the prelude, but the prelude runs beside app code that may have
+// patched what it uses: every argument is checked, none is converted, and
+// an empty Maybe ends the call with its exception (see js_safe.h).
 
 #include <cmath>
 
@@ -8,6 +11,21 @@
 #include "runtime/sandbox_impl.h"
 
 namespace ps::runtime {
+
+namespace {
+
+// The latest time a job may be scheduled for: the end of the year 9999,
+// inside Postgres' timestamptz and the queue's millisecond times.
+constexpr double kLatestRunAtMs = 253402300799000.0;
+
+// Argument `i` as text, or nullopt with a TypeError thrown naming `what`.
+std::optional<std::string> string_arg(const v8::FunctionCallbackInfo<v8::Value>& info, int i, const char* what) {
+  auto text = js::utf8(info.GetIsolate(), info[i]);
+  if (!text) js::throw_type_error(info.GetIsolate(), std::string(what) + " must be a string");
+  return text;
+}
+
+}  // namespace
 
 Sandbox::Impl& Sandbox::Impl::from(const v8::FunctionCallbackInfo<v8::Value>& info) {
   return *static_cast<Impl*>(info.Data().As<v8::External>()->Value());
@@ -38,51 +56,76 @@ std::function<void(Result)> Sandbox::Impl::completion(std::uint64_t id,
       if (it == impl.ops.end()) return;
       auto resolver = it->second.Get(impl.isolate);
       impl.ops.erase(it);
-      settle(impl, resolver, result);
-      impl.run_microtasks();
+      // Settling runs app code (reactions, thenables): under the limit.
+      impl.enter([&] { settle(impl, resolver, result); });
     });
   };
 }
 
 void Sandbox::Impl::reject(Local<v8::Promise::Resolver> resolver, Local<v8::Value> error) {
-  resolver->Reject(ctx(), error).Check();
+  // Fails only when execution is being terminated: the call is failing anyway.
+  resolver->Reject(ctx(), error).IsNothing();
+}
+
+void Sandbox::Impl::resolve(Local<v8::Promise::Resolver> resolver, Local<v8::Value> value) {
+  // Fails only when execution is being terminated (a `then` getter of the
+  // app's can run here): the call is failing anyway.
+  resolver->Resolve(ctx(), value).IsNothing();
 }
 
 Local<v8::Promise::Resolver> Sandbox::Impl::begin_op(const v8::FunctionCallbackInfo<v8::Value>& info, bool available,
                                                      Local<v8::Value> (*error)(Local<v8::String>),
                                                      const char* unavailable) {
   auto& impl = from(info);
-  auto resolver = v8::Promise::Resolver::New(impl.ctx()).ToLocalChecked();
+  Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(impl.ctx()).ToLocal(&resolver)) return {};
   info.GetReturnValue().Set(resolver->GetPromise());
   if (available) return resolver;
-  impl.reject(resolver, error(js_string(impl.isolate, unavailable)));
+  impl.reject(resolver, error(js::message(impl.isolate, unavailable)));
   return {};
 }
 
 void Sandbox::Impl::host_log(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
-  if (impl.opt.log) impl.opt.log(text_of(impl.isolate, info[0]), text_of(impl.isolate, info[1]));
+  if (!impl.opt.log) return;
+  auto level = js::utf8(impl.isolate, info[0]);
+  auto text = js::utf8(impl.isolate, info[1]);
+  impl.opt.log(level.value_or("log"), text.value_or("(console output that is not text)"));
 }
 
 void Sandbox::Impl::host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
   auto* isolate = impl.isolate;
-  auto resolver = begin_op(info, impl.opt.host.http, v8::Exception::TypeError, "fetch is not available here");
-  if (resolver.IsEmpty()) return;
+  auto ctx = impl.ctx();
   FetchRequest request;
-  request.url = text_of(isolate, info[0]);
-  request.method = text_of(isolate, info[1]);
+  auto url = string_arg(info, 0, "fetch: the URL");
+  if (!url) return;
+  auto method = string_arg(info, 1, "fetch: the method");
+  if (!method) return;
+  request.url = std::move(*url);
+  request.method = std::move(*method);
   if (info[2]->IsArray()) {
     auto headers = info[2].As<v8::Array>();
     for (uint32_t i = 0; i < headers->Length(); ++i) {
-      auto pair = headers->Get(impl.ctx(), i).ToLocalChecked().As<v8::Array>();
-      request.headers.emplace_back(text_of(isolate, pair->Get(impl.ctx(), 0).ToLocalChecked()),
-                                   text_of(isolate, pair->Get(impl.ctx(), 1).ToLocalChecked()));
+      Local<v8::Value> pair, name, value;
+      if (!headers->Get(ctx, i).ToLocal(&pair)) return;
+      if (!pair->IsArray()) return js::throw_type_error(isolate, "fetch: each header must be a [name, value] pair");
+      if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&name) || !pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&value)) {
+        return;
+      }
+      auto name_text = js::utf8(isolate, name);
+      auto value_text = js::utf8(isolate, value);
+      if (!name_text || !value_text) return js::throw_type_error(isolate, "fetch: header names and values must be strings");
+      request.headers.emplace_back(std::move(*name_text), std::move(*value_text));
     }
   }
-  if (info[3]->IsString()) request.body = text_of(isolate, info[3]);
-  double timeout = info[4]->NumberValue(impl.ctx()).FromMaybe(0);
-  if (timeout > 0) request.timeout = std::chrono::milliseconds(static_cast<long long>(timeout));
+  if (info[3]->IsString()) request.body = *js::utf8(isolate, info[3]);
+  double timeout = info[4]->IsNumber() ? info[4].As<v8::Number>()->Value() : 0;
+  if (timeout > 0 && std::isfinite(timeout)) {
+    request.timeout = std::chrono::milliseconds(static_cast<long long>(std::min(timeout, 1e12)));
+  }
+  auto resolver = begin_op(info, impl.opt.host.http, v8::Exception::TypeError, "fetch is not available here");
+  if (resolver.IsEmpty()) return;
   auto id = impl.add_op(resolver);
   impl.opt.host.http->fetch(std::move(request), impl.completion<FetchResult>(id, &Impl::settle_fetch));
 }
@@ -91,80 +134,99 @@ void Sandbox::Impl::settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolv
   auto* isolate = impl.isolate;
   auto ctx = impl.ctx();
   if (auto* error = std::get_if<std::string>(&result)) {
-    impl.reject(resolver, v8::Exception::TypeError(js_string(isolate, "fetch failed: " + *error)));
+    impl.reject(resolver, v8::Exception::TypeError(js::message(isolate, "fetch failed: " + *error)));
     return;
   }
   auto& response = std::get<FetchResponse>(result);
-  auto headers = v8::Array::New(isolate, static_cast<int>(response.headers.size()));
-  for (std::size_t i = 0; i < response.headers.size(); ++i) {
-    Local<v8::Value> pair[] = {js_string(isolate, response.headers[i].first),
-                               js_string(isolate, response.headers[i].second)};
-    headers->Set(ctx, static_cast<uint32_t>(i), v8::Array::New(isolate, pair, 2)).Check();
+  // Arrays made whole from their elements, objects without a prototype:
+  // no setter or getter of the app's runs while the host builds them.
+  std::vector<Local<v8::Value>> headers;
+  for (const auto& [name, value] : response.headers) {
+    Local<v8::Value> pair[] = {js::message(isolate, name), js::message(isolate, value)};
+    headers.push_back(v8::Array::New(isolate, pair, 2));
   }
-  auto raw = v8::Object::New(isolate);
-  raw->Set(ctx, js_string(isolate, "status"), v8::Integer::New(isolate, response.status)).Check();
-  raw->Set(ctx, js_string(isolate, "statusText"), js_string(isolate, response.status_text)).Check();
-  raw->Set(ctx, js_string(isolate, "headers"), headers).Check();
-  raw->Set(ctx, js_string(isolate, "body"), js_string(isolate, response.body)).Check();
-  raw->Set(ctx, js_string(isolate, "url"), js_string(isolate, response.url)).Check();
-  resolver->Resolve(ctx, raw).Check();
+  Local<v8::String> body;
+  if (!js::string(isolate, response.body).ToLocal(&body)) {
+    impl.reject(resolver, v8::Exception::RangeError(js::message(isolate, "fetch failed: the body is too large for a string")));
+    return;
+  }
+  auto raw = js::bare_object(isolate);
+  bool built = js::define(ctx, raw, "status", v8::Integer::New(isolate, response.status)) &&
+               js::define(ctx, raw, "statusText", js::message(isolate, response.status_text)) &&
+               js::define(ctx, raw, "headers", v8::Array::New(isolate, headers.data(), headers.size())) &&
+               js::define(ctx, raw, "body", body) && js::define(ctx, raw, "url", js::message(isolate, response.url));
+  if (built) impl.resolve(resolver, raw);
 }
 
 void Sandbox::Impl::settle_storage(Impl& impl, Local<v8::Promise::Resolver> resolver, StorageResult& result) {
   auto* isolate = impl.isolate;
+  Local<v8::String> value;
   if (result.error) {
-    impl.reject(resolver, v8::Exception::Error(js_string(isolate, "storage: " + *result.error)));
-  } else if (result.value) {
-    resolver->Resolve(impl.ctx(), js_string(isolate, *result.value)).Check();
+    impl.reject(resolver, v8::Exception::Error(js::message(isolate, "storage: " + *result.error)));
+  } else if (!result.value) {
+    impl.resolve(resolver, v8::Undefined(isolate));
+  } else if (js::string(isolate, *result.value).ToLocal(&value)) {
+    impl.resolve(resolver, value);
   } else {
-    resolver->Resolve(impl.ctx(), v8::Undefined(isolate)).Check();
+    impl.reject(resolver, v8::Exception::RangeError(js::message(isolate, "storage: the value is too large for a string")));
   }
 }
 
 template <Sandbox::Impl::StorageOp Op>
 void Sandbox::Impl::host_storage(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
+  auto key = string_arg(info, 0, "storage: the key");
+  if (!key) return;
+  std::optional<std::string> value;
+  if constexpr (Op == StorageOp::Set) {
+    value = string_arg(info, 1, "storage: the value's JSON");
+    if (!value) return;
+  }
   auto resolver = begin_op(info, impl.opt.host.storage, v8::Exception::Error, "storage is not available here");
   if (resolver.IsEmpty()) return;
-  auto key = text_of(impl.isolate, info[0]);
   auto done = impl.completion<StorageResult>(impl.add_op(resolver), &Impl::settle_storage);
   auto* storage = impl.opt.host.storage;
-  if constexpr (Op == StorageOp::Get) storage->get(impl.opt.instance_id, key, std::move(done));
-  if constexpr (Op == StorageOp::Set)
-    storage->set(impl.opt.instance_id, key, text_of(impl.isolate, info[1]), std::move(done));
-  if constexpr (Op == StorageOp::Del) storage->del(impl.opt.instance_id, key, std::move(done));
+  if constexpr (Op == StorageOp::Get) storage->get(impl.opt.instance_id, std::move(*key), std::move(done));
+  if constexpr (Op == StorageOp::Set) storage->set(impl.opt.instance_id, std::move(*key), std::move(*value), std::move(done));
+  if constexpr (Op == StorageOp::Del) storage->del(impl.opt.instance_id, std::move(*key), std::move(done));
 }
 
 void Sandbox::Impl::settle_enqueue(Impl& impl, Local<v8::Promise::Resolver> resolver,
                                    std::optional<std::string>& error) {
   if (error) {
-    impl.reject(resolver, v8::Exception::Error(js_string(impl.isolate, "the job could not be enqueued: " + *error)));
+    impl.reject(resolver, v8::Exception::Error(js::message(impl.isolate, "the job could not be enqueued: " + *error)));
   } else {
-    resolver->Resolve(impl.ctx(), v8::Undefined(impl.isolate)).Check();
+    impl.resolve(resolver, v8::Undefined(impl.isolate));
   }
 }
 
 void Sandbox::Impl::host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
   auto* isolate = impl.isolate;
-  auto resolver = begin_op(info, impl.opt.host.jobs, v8::Exception::Error, "jobs are not available here");
-  if (resolver.IsEmpty()) return;
+  auto name = string_arg(info, 0, "the job name");
+  if (!name) return;
   JobRequest job;
   job.instance = impl.opt.instance_id;
   job.app = impl.opt.bundle->manifest.name;
-  job.name = text_of(isolate, info[0]);
-  if (info[1]->IsString()) {
-    job.payload_json = text_of(isolate, info[1]);
-    if (job.payload_json->size() > impl.opt.max_job_payload_bytes) {
-      impl.reject(resolver, v8::Exception::RangeError(
-                                js_string(isolate, "the job payload is " + std::to_string(job.payload_json->size()) +
-                                                       " bytes, over the limit of " +
-                                                       std::to_string(impl.opt.max_job_payload_bytes) + " bytes")));
-      return;
-    }
+  job.name = std::move(*name);
+  if (info[1]->IsString()) job.payload_json = js::utf8(isolate, info[1]);
+  if (!info[2]->IsNumber()) return js::throw_type_error(isolate, "the job's time must be a number");
+  double at_ms = info[2].As<v8::Number>()->Value();
+  auto resolver = begin_op(info, impl.opt.host.jobs, v8::Exception::Error, "jobs are not available here");
+  if (resolver.IsEmpty()) return;
+  if (job.payload_json && job.payload_json->size() > impl.opt.max_job_payload_bytes) {
+    impl.reject(resolver, v8::Exception::RangeError(js::message(
+                              isolate, "the job payload is " + std::to_string(job.payload_json->size()) +
+                                           " bytes, over the limit of " + std::to_string(impl.opt.max_job_payload_bytes) +
+                                           " bytes")));
+    return;
   }
-  double at_ms = info[2]->NumberValue(impl.ctx()).FromMaybe(0);
-  job.run_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(std::llround(at_ms)));
+  if (!std::isfinite(at_ms) || at_ms < 0 || at_ms > kLatestRunAtMs) {
+    impl.reject(resolver, v8::Exception::RangeError(js::message(
+                              isolate, "the job's time must be between 1970 and the year 9999")));
+    return;
+  }
+  job.run_at = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(std::llround(at_ms)));
   auto done = impl.completion<std::optional<std::string>>(impl.add_op(resolver), &Impl::settle_enqueue);
   impl.opt.host.jobs->enqueue(std::move(job), std::move(done));
 }

@@ -9,17 +9,14 @@
 
 #include <v8.h>
 
+#include "json/scan.h"
 #include "runtime/array_buffer_allocator.h"
+#include "runtime/js_safe.h"
 #include "runtime/sandbox.h"
 
 namespace ps::runtime {
 
 using v8::Local;
-
-std::string text_of(v8::Isolate* isolate, Local<v8::Value> value);
-Local<v8::String> js_string(v8::Isolate* isolate, const std::string& text);
-// "TypeError: message" for an Error, else the value as a string.
-std::string exception_text(v8::Isolate* isolate, Local<v8::Value> exception);
 
 struct Sandbox::Impl {
   SandboxOptions opt;
@@ -28,9 +25,10 @@ struct Sandbox::Impl {
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
   v8::Isolate* isolate = nullptr;
   v8::Global<v8::Context> context;
-  v8::Global<v8::Object> internals;  // what the prelude returned
-  // Looked up once: processEvent runs for every event.
+  // The prelude's helpers, looked up once, before any app code runs.
   v8::Global<v8::Function> process_event_wrapper;
+  v8::Global<v8::Function> make_meta_fn;
+  v8::Global<v8::Function> run_job_fn;
   v8::Global<v8::String> label;
   v8::Global<v8::Object> meta;
   std::vector<std::pair<v8::Global<v8::Module>, std::string>> modules;  // module, bundle path
@@ -75,9 +73,15 @@ struct Sandbox::Impl {
 
   void load_module();
 
-  void read_exports(Local<v8::Object> ns);
+  // Host code that may run app code while loading (export getters, the
+  // prelude on app values): under the CPU limit; throws AppError naming
+  // `what` when `body` returns false (a JS exception) or breaks a limit.
+  template <class Body>
+  void load_step(const std::string& what, Body body);
 
-  void make_meta();
+  bool read_exports(Local<v8::Object> ns);
+
+  bool make_meta();
 
   // --- calls --------------------------------------------------------------
 
@@ -85,6 +89,7 @@ struct Sandbox::Impl {
   std::string heap_limit_text() const;
 
   CallOutcome failure_of(v8::TryCatch& tc, bool cpu_fired);
+  std::string with_allocator_note(std::string text);
 
   // Runs `fn` under the CPU limit and settles or parks its result.
   void invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done);
@@ -102,7 +107,13 @@ struct Sandbox::Impl {
   // code cannot be pinned on one call, so it fails them all.
   void after_entry(bool terminated_async);
 
-  void run_microtasks();
+  // Any later entry into JS (settling a host operation and the reactions it
+  // starts): `body`, then the microtasks, all under the CPU limit.
+  void enter(const std::function<void()>& body);
+
+  // processEvent's result checked on its text, where the app cannot reach:
+  // an object, nested within the limit, with the team_id it came with.
+  CallOutcome checked_event(CallOutcome outcome, const json::ScannedField& team_before) const;
 
   // --- host operations ------------------------------------------------------
 
@@ -117,6 +128,7 @@ struct Sandbox::Impl {
                                          void (*settle)(Impl&, Local<v8::Promise::Resolver>, Result&));
 
   void reject(Local<v8::Promise::Resolver> resolver, Local<v8::Value> error);
+  void resolve(Local<v8::Promise::Resolver> resolver, Local<v8::Value> value);
 
   // Starts a host operation: gives JS its promise and returns the resolver,
   // or rejects the promise at once (and returns an empty handle) when the

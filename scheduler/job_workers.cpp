@@ -121,7 +121,9 @@ int JobWorkers::claim(int wanted) {
     spdlog::error("jobs: claiming failed, retrying in 1 s: {}", db::error_text(e));
     return -1;
   }
-  if (next_in_ms) wake(Clock::now() + std::chrono::milliseconds(std::max(0LL, *next_in_ms)));
+  // Past a day, the safety poll finds the job again (and the clock would overflow for years ahead).
+  constexpr long long kDayMs = 24LL * 3600 * 1000;
+  if (next_in_ms) wake(Clock::now() + std::chrono::milliseconds(std::clamp(*next_in_ms, 0LL, kDayMs)));
   int claimed = static_cast<int>(jobs.size());
   {
     std::lock_guard lock(mutex_);

@@ -1,5 +1,7 @@
 #include "scheduler/notifier.h"
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -22,7 +24,11 @@ class Receiver : public pqxx::notification_receiver {
     } catch (const std::exception&) {
       // Unknown payload: treat the jobs as due now.
     }
-    handler_(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+    // A job due past tomorrow is found again by a later poll; a time that
+    // far out would not fit the clock.
+    using namespace std::chrono;
+    long long tomorrow = duration_cast<milliseconds>((system_clock::now() + hours(24)).time_since_epoch()).count();
+    handler_(system_clock::time_point(milliseconds(std::clamp(ms, 0LL, tomorrow))));
   }
 
  private:

@@ -15,6 +15,8 @@
 #include "runtime/app_runtime.h"
 #include "scheduler/job_enqueuer.h"
 #include "scheduler/job_queue.h"
+#include "ingestion/message_parser.h"
+#include "server/admin_auth.h"
 #include "server/http_server.h"
 #include "server/postgres_monitor.h"
 #include "server/readiness.h"
@@ -71,22 +73,41 @@ HttpRoutes Daemon::routes() {
   routes.insert(get_route("/metrics", [&p] {
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", p.metrics.render()};
   }));
-  routes.insert(get_route("/apps", [&p] { return json_response(200, apps_status(p.runtime->registry())); }));
-  // Runs one event through its team's apps and answers with the result,
-  // without producing it anywhere: for trying apps out.
-  routes[{"POST", "/admin/process-event"}] = [&p](const HttpRequest& req, HttpResponder respond) {
-    if (!p.apps_loaded) return respond(json_response(503, {{"error", "apps are not loaded yet"}}));
-    auto event = nlohmann::json::parse(req.body, nullptr, false);
-    if (!event.is_object() || !event.contains("team_id") || !event["team_id"].is_number_integer()) {
-      return respond(json_response(400, {{"error", "the body must be a JSON event object with an integer team_id"}}));
-    }
-    p.runtime->chain().process(event["team_id"].get<long long>(), req.body, [respond](runtime::ChainResult r) {
-      nlohmann::json out = {{"event", r.event ? nlohmann::json::parse(*r.event) : nlohmann::json()},
-                            {"dropped_by", r.dropped_by},
-                            {"failed", r.failed}};
-      respond(json_response(200, out));
-    });
+  // What changes or reveals the apps needs the admin token.
+  auto auth = std::make_shared<AdminAuth>(config_.http.admin_token);
+  auto admin = [auth](HttpHandler handler) -> HttpHandler {
+    return [auth, handler = std::move(handler)](const HttpRequest& req, HttpResponder respond) {
+      if (auto refusal = auth->refusal(req)) return respond(*refusal);
+      handler(req, std::move(respond));
+    };
   };
+  routes[{"GET", "/apps"}] = admin([&p](const HttpRequest&, HttpResponder respond) {
+    respond(json_response(200, apps_status(p.runtime->registry())));
+  });
+  // Runs one event through its team's apps and answers with the result,
+  // without producing it to Kafka: for trying apps out. The apps' own side
+  // effects (storage, jobs, fetch) do happen.
+  auto max_bytes = static_cast<std::size_t>(config_.kafka.max_message_bytes);
+  auto max_depth = static_cast<std::size_t>(config_.kafka.max_nesting_depth);
+  routes[{"POST", "/admin/process-event"}] = admin([&p, max_bytes, max_depth](const HttpRequest& req,
+                                                                                HttpResponder respond) {
+    if (!p.apps_loaded) return respond(json_response(503, {{"error", "apps are not loaded yet"}}));
+    // The same rules as an event from Kafka.
+    auto parsed = ingestion::parse_message(req.body, max_bytes, max_depth);
+    if (auto* dead = std::get_if<ingestion::DeadLetter>(&parsed)) {
+      return respond(json_response(400, {{"error", "not an event: " + dead->reason}}));
+    }
+    auto& event = std::get<ingestion::ParsedEvent>(parsed);
+    p.runtime->chain().process(event.team_id, std::move(event.json), [respond](runtime::ChainResult r) {
+      // The event is JSON text the host already checked: placed as it is.
+      auto text = [](const nlohmann::json& value) {
+        return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      };
+      respond({200, "application/json",
+               "{\"event\":" + (r.event ? *r.event : std::string("null")) + ",\"dropped_by\":" +
+                   text(r.dropped_by) + ",\"failed\":" + text(r.failed) + "}"});
+    });
+  });
   return routes;
 }
 

@@ -68,6 +68,11 @@ class Session : public std::enable_shared_from_this<Session> {
     auto question = target.find('?');
     request.path = target.substr(0, question);
     if (question != std::string::npos) request.query = target.substr(question + 1);
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers[name] = std::string(field.value());
+    }
     request.body = req.body();
     auto route = routes_.find({request.method, request.path});
     if (route == routes_.end()) {
@@ -86,7 +91,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     auto responder = [self, keep_alive, head](HttpResponse out) {
       asio::post(self->stream_.get_executor(), [self, keep_alive, head, out = std::move(out)]() mutable {
-        self->respond(static_cast<http::status>(out.status), out.content_type, std::move(out.body), keep_alive, head);
+        self->respond(static_cast<http::status>(out.status), out.content_type, std::move(out.body), keep_alive, head,
+                      out.headers);
       });
     };
     try {
@@ -97,9 +103,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void respond(http::status status, const std::string& type, std::string body, bool keep_alive, bool head) {
+  void respond(http::status status, const std::string& type, std::string body, bool keep_alive, bool head,
+               const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, "plugin-server");
+    for (const auto& [name, value] : headers) res->set(name, value);
     res->set(http::field::content_type, type);
     res->set(http::field::cache_control, "no-store");
     res->keep_alive(keep_alive);

@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ps::server {
 
@@ -15,12 +17,14 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};  // besides Content-Type
 };
 
 struct HttpRequest {
   std::string method;  // GET, POST, ...
   std::string path;    // without the query
   std::string query;   // after '?', or empty
+  std::map<std::string, std::string> headers;  // names in lower case; a repeated header keeps its last value
   std::string body;
 };
 

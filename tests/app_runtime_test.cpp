@@ -216,12 +216,15 @@ TEST_CASE("instances: storage rejects values that are not JSON", "[runtime][stor
 TEST_CASE("instances: a heap break replaces the isolate and runs setupPlugin again", "[runtime][limits]") {
   auto options = RuntimeHarness::fast_options();
   options.limits.heap_bytes = 32u << 20;
+  // One allocation past the limit, and a CPU limit it cannot reach first
+  // however loaded the machine: only the heap limit can end the call.
+  options.limits.cpu = std::chrono::milliseconds(60000);
   RuntimeHarness h(options);
   auto app = h.write_app("hog", {{"index.js", R"(
     let setups = 0
     export function setupPlugin({ global }) { setups++; global.setups = setups }
     export function processEvent(e, { global }) {
-      if (e.event === 'hog') { const a = []; while (true) a.push('x'.repeat(100) + a.length) }
+      if (e.event === 'hog') globalThis.hoard = new Array(2 ** 25).fill(1.5)
       e.properties.setups = global.setups
       return e
     }

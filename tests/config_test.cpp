@@ -214,3 +214,36 @@ TEST_CASE("config: database URLs are checked and redacted", "[config]") {
         "postgresql://h/x?user=u&password=***&sslmode=require");
   CHECK(redact_database_url("postgresql://u@h/x") == "postgresql://u@h/x");
 }
+
+TEST_CASE("config: runtime.fetch_allowed_hosts is a TOML array, or a comma list in its variable", "[config]") {
+  TempDir dir;
+  auto file = dir.write("ps.toml", R"(
+[runtime]
+fetch_allowed_hosts = ["internal.example", "127.0.0.1:8080", "10.0.0.0/8", "[::1]:9000"]
+)");
+  CHECK(load(file, {}).runtime.fetch_allowed_hosts ==
+        std::vector<std::string>{"internal.example", "127.0.0.1:8080", "10.0.0.0/8", "[::1]:9000"});
+  CHECK(load(file, {{"PLUGIN_SERVER_RUNTIME_FETCH_ALLOWED_HOSTS", " a.example, 192.168.0.0/16 ,,"}})
+            .runtime.fetch_allowed_hosts == std::vector<std::string>{"a.example", "192.168.0.0/16"});
+  CHECK(load(std::nullopt, {}).runtime.fetch_allowed_hosts.empty());
+  auto bad = dir.write("bad.toml", R"(
+[runtime]
+fetch_allowed_hosts = ["10.0.0.0/40", "host:99999", "[nope]:1"]
+)");
+  auto problems = problems_of(bad, {});
+  CHECK(any_contains(problems, "runtime.fetch_allowed_hosts", "\"10.0.0.0/40\""));
+  CHECK(any_contains(problems, "runtime.fetch_allowed_hosts: \"host:99999\"", "the port must be 1 to 65535"));
+  CHECK(any_contains(problems, "\"[nope]:1\"", "must hold an IPv6 address"));
+  auto not_list = dir.write("notlist.toml", "[runtime]\nfetch_allowed_hosts = \"10.0.0.1\"\n");
+  CHECK(any_contains(problems_of(not_list, {}), "runtime.fetch_allowed_hosts: expected an array of strings, got a string"));
+}
+
+TEST_CASE("config: http.admin_token must be long, and print-config never shows it", "[config]") {
+  CHECK(any_contains(problems_of(std::nullopt, {{"PLUGIN_SERVER_HTTP_ADMIN_TOKEN", "short"}}), "http.admin_token",
+                     "at least 16 characters"));
+  auto c = load(std::nullopt, {{"PLUGIN_SERVER_HTTP_ADMIN_TOKEN", "0123456789abcdef-secret"}});
+  CHECK(c.http.admin_token == "0123456789abcdef-secret");
+  auto text = ps::config::render_toml(c, nullptr);
+  CHECK(text.find("0123456789abcdef-secret") == std::string::npos);
+  CHECK(text.find("admin_token = '***'") != std::string::npos);
+}

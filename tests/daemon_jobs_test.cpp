@@ -34,6 +34,8 @@ class JobsFixture {
       export async function runEveryMinute() { await fetch(`${base}/hit?task=minute`) }
     )");
     config_text = R"(
+[runtime]
+fetch_allowed_hosts = ["127.0.0.1"]
 [jobs]
 workers = 16
 lease_ms = 1500

@@ -192,9 +192,22 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   }
   ps::test::TempDir dir;
   auto config = dir.write("plugin-server.toml", text);
-  Process daemon({daemon_binary(), "--config", config.string()}, {{"DATABASE_URL", db.url()}});
+  const std::string token = "a-test-token-of-some-length";
+  Process daemon({daemon_binary(), "--config", config.string()},
+                 {{"DATABASE_URL", db.url()}, {"PLUGIN_SERVER_HTTP_ADMIN_TOKEN", token}});
   REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
-  auto apps = nlohmann::json::parse(http_get("127.0.0.1", port, "/apps").body);
+  auto get = [&](const std::string& path, const std::string& authorization) {
+    auto reply = ps::test::http_raw("127.0.0.1", port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                                                           authorization + "\r\n");
+    return std::pair{std::stoi(reply.substr(9, 3)), reply.substr(reply.find("\r\n\r\n") + 4)};
+  };
+  CHECK(get("/apps", "").first == 401);
+  CHECK(get("/apps", "Authorization: Bearer wrong-token-of-some-length\r\n").first == 401);
+  CHECK(get("/apps", "Authorization: " + token + "\r\n").first == 401);
+  CHECK(get("/_health", "").first == 200);
+  auto [status, apps_body] = get("/apps", "Authorization: Bearer " + token + "\r\n");
+  REQUIRE(status == 200);
+  auto apps = nlohmann::json::parse(apps_body);
   REQUIRE(apps.size() >= 2);
   for (const auto& app : apps) {
     INFO(app.dump());
@@ -203,6 +216,7 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   std::string event = R"({"event":"$pageview","team_id":1,"distinct_id":"u1","properties":{}})";
   auto reply = ps::test::http_raw("127.0.0.1", port,
                                   "POST /admin/process-event HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                  "Authorization: Bearer " + token + "\r\n"
                                   "Content-Length: " + std::to_string(event.size()) + "\r\n\r\n" + event);
   INFO(reply);
   auto body = nlohmann::json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
@@ -210,6 +224,29 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   CHECK(body["event"]["properties"]["visit_count"] == 1);
   CHECK(body["event"]["properties"]["status_code"] == 200);
   CHECK(body["failed"].empty());
+  // The same rules as for events from Kafka.
+  std::string no_distinct = R"({"event":"$pageview","team_id":1})";
+  auto refused = ps::test::http_raw("127.0.0.1", port,
+                                    "POST /admin/process-event HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                    "Authorization: Bearer " + token + "\r\n"
+                                    "Content-Length: " + std::to_string(no_distinct.size()) + "\r\n\r\n" + no_distinct);
+  CHECK(refused.find("HTTP/1.1 400") == 0);
+  CHECK(refused.find(R"({"error":"not an event: missing distinct_id"})") != std::string::npos);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(20s) == 0);
+}
+
+TEST_CASE("daemon: without an admin token the admin endpoints are off and say how to turn them on", "[daemon]") {
+  ps::test::TestDatabase db;
+  int port = ps::test::free_port();
+  Process daemon({daemon_binary(), "--config", example_config()},
+                 {{"DATABASE_URL", db.url()}, {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 20s));
+  auto apps = http_get("127.0.0.1", port, "/apps");
+  CHECK(apps.status == 403);
+  CHECK(apps.body.find("set http.admin_token (or PLUGIN_SERVER_HTTP_ADMIN_TOKEN)") != std::string::npos);
+  CHECK(ps::test::http_request("POST", "127.0.0.1", port, "/admin/process-event").status == 403);
+  CHECK(http_get("127.0.0.1", port, "/metrics").status == 200);
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(20s) == 0);
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <thread>
 
@@ -44,8 +45,15 @@ ps::server::HttpServer local_server() {
   return ps::server::HttpServer("127.0.0.1", 0, std::move(routes));
 }
 
+// Fetch options that let apps reach the tests' servers on loopback.
+ps::runtime::FetchOptions loopback_allowed() {
+  ps::runtime::FetchOptions options;
+  options.allowed_hosts = {"127.0.0.1"};
+  return options;
+}
+
 // Runs `body` (an async function body with `base` in scope) and returns what it stored in e.properties.out.
-json run_fetch(const std::string& body, int port, ps::runtime::FetchOptions options = {}) {
+json run_fetch(const std::string& body, int port, ps::runtime::FetchOptions options = loopback_allowed()) {
   ps::runtime::BeastFetcher fetcher(options);
   ps::runtime::HostServices host;
   host.http = &fetcher;
@@ -53,6 +61,7 @@ json run_fetch(const std::string& body, int port, ps::runtime::FetchOptions opti
                                      std::to_string(port) + "'\n" + body + "\n return e }"}},
                    {}, host);
   auto out = h.process_event(R"({"team_id":1,"properties":{}})");
+  INFO(out.error);
   REQUIRE(out.ok());
   return json::parse(*out.value)["properties"]["out"];
 }
@@ -112,7 +121,7 @@ TEST_CASE("fetch: a refused connection rejects with a TypeError", "[runtime][fet
 
 TEST_CASE("fetch: a response over the size cap rejects", "[runtime][fetch]") {
   auto server = local_server();
-  ps::runtime::FetchOptions options;
+  auto options = loopback_allowed();
   options.max_response_bytes = 1 << 20;
   auto out = run_fetch(R"(
     try { await fetch(base + '/big'); e.properties.out = 'resolved' }
@@ -141,14 +150,15 @@ namespace {
 // the openssl command), answering one request on one connection.
 class SelfSignedServer {
  public:
-  SelfSignedServer() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+  explicit SelfSignedServer(std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+      : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     auto key = (dir_.path() / "key.pem").string(), cert = (dir_.path() / "cert.pem").string();
     auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
                "-days 1 -keyout '" + key + "' -out '" + cert + "' >/dev/null 2>&1";
     REQUIRE(std::system(cmd.c_str()) == 0);
     tls_.use_certificate_chain_file(cert);
     tls_.use_private_key_file(key, boost::asio::ssl::context::pem);
-    thread_ = std::thread([this] {
+    thread_ = std::thread([this, answer] {
       boost::system::error_code ec;
       boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream(io_, tls_);
       acceptor_.accept(stream.lowest_layer(), ec);
@@ -158,7 +168,7 @@ class SelfSignedServer {
       std::string request;
       boost::asio::read_until(stream, boost::asio::dynamic_buffer(request), "\r\n\r\n", ec);
       if (ec) return;
-      boost::asio::write(stream, boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), ec);
+      boost::asio::write(stream, boost::asio::buffer(answer), ec);
       stream.shutdown(ec);
     });
   }
@@ -194,10 +204,119 @@ TEST_CASE("fetch: https checks the server's certificate and refuses one nobody v
 
 TEST_CASE("fetch: https works with a server that runtime.fetch_ca_file vouches for", "[runtime][fetch]") {
   SelfSignedServer server;
-  ps::runtime::FetchOptions options;
+  auto options = loopback_allowed();
   options.ca_file = server.certificate_file();
   auto out = run_fetch("const r = await fetch('https://127.0.0.1:" + std::to_string(server.port()) +
                            "/'); e.properties.out = [r.status, await r.text()]",
                        1, options);
   CHECK(out == json::array({200, "ok"}));
+}
+
+TEST_CASE("fetch: an https redirect to http is refused", "[runtime][fetch][policy]") {
+  auto plain = local_server();
+  SelfSignedServer server("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:" + std::to_string(plain.port()) +
+                          "/ok\r\nContent-Length: 0\r\n\r\n");
+  auto options = loopback_allowed();
+  options.ca_file = server.certificate_file();
+  auto out = run_fetch("try { await fetch('https://127.0.0.1:" + std::to_string(server.port()) +
+                           "/'); e.properties.out = 'resolved' } catch (err) { e.properties.out = err.message }",
+                       1, options);
+  CHECK(out.get<std::string>().find("refused a redirect from https to http: http://127.0.0.1:") != std::string::npos);
+}
+
+namespace {
+
+// Counts requests and echoes the headers it got; /to redirects to `target`.
+struct HeaderEcho {
+  std::atomic<int> hits{0};
+  std::string target;  // set before the first request
+  ps::server::HttpServer server{"127.0.0.1", 0, routes()};
+
+  ps::server::HttpRoutes routes() {
+    ps::server::HttpRoutes r;
+    r[{"GET", "/echo"}] = [this](const HttpRequest& req, HttpResponder respond) {
+      ++hits;
+      respond(HttpResponse{200, "application/json", json(req.headers).dump()});
+    };
+    r[{"GET", "/to"}] = [this](const HttpRequest& req, HttpResponder respond) {
+      ++hits;
+      respond(HttpResponse{302, "text/plain", "", {{"Location", target}}});
+    };
+    return r;
+  }
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
+};
+
+}  // namespace
+
+TEST_CASE("fetch: loopback, private and link-local addresses are refused by default, in every spelling",
+          "[runtime][fetch][policy]") {
+  HeaderEcho echo;
+  auto port = std::to_string(echo.server.port());
+  auto out = run_fetch(R"(
+    const errors = []
+    for (const url of [base + '/echo', 'http://localhost:)" + port + R"(/echo', 'http://[::1]:)" + port + R"(/echo',
+                       'http://[::ffff:127.0.0.1]:)" + port + R"(/echo', 'http://0.0.0.0:)" + port + R"(/echo',
+                       'http://2130706433:)" + port + R"(/echo', 'http://169.254.169.254/latest/meta-data/',
+                       'http://10.1.2.3/', 'http://192.168.0.1/', 'http://[fd00::1]/', 'http://[fe80::1]/']) {
+      try { await fetch(url, { timeout: 2000 }); errors.push('reached ' + url) } catch (err) { errors.push(err.message) }
+    }
+    e.properties.out = errors
+  )", echo.server.port(), ps::runtime::FetchOptions{});
+  REQUIRE(out.size() == 11);
+  const char* expected[] = {"127.0.0.1 is a loopback address", "is a loopback address", "::1 is a loopback address",
+                            "is an IPv6 form of a loopback address", "0.0.0.0 is an unspecified",
+                            "127.0.0.1 is a loopback address", "169.254.169.254 is a link-local address",
+                            "10.1.2.3 is a private address", "192.168.0.1 is a private address",
+                            "fd00::1 is a unique-local (private) address", "fe80::1 is a link-local address"};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO(out[i]);
+    CHECK(out[i].get<std::string>().find("fetch failed: refused to connect to ") == 0);
+    CHECK(out[i].get<std::string>().find(expected[i]) != std::string::npos);
+  }
+  CHECK(echo.hits == 0);
+}
+
+TEST_CASE("fetch: the allow-list opens exactly the hosts, ports and blocks it names", "[runtime][fetch][policy]") {
+  HeaderEcho echo;
+  auto port = std::to_string(echo.server.port());
+  auto reach = [&](std::vector<std::string> allowed, const std::string& url) {
+    ps::runtime::FetchOptions options;
+    options.allowed_hosts = std::move(allowed);
+    return run_fetch("try { const r = await fetch('" + url + "'); e.properties.out = r.status }"
+                     "catch (err) { e.properties.out = err.message }", 1, options);
+  };
+  CHECK(reach({"127.0.0.1:" + port}, echo.base() + "/echo") == 200);
+  CHECK(reach({"127.0.0.1:1"}, echo.base() + "/echo").get<std::string>().find("refused") != std::string::npos);
+  CHECK(reach({"127.0.0.0/8"}, echo.base() + "/echo") == 200);
+  CHECK(reach({"10.0.0.0/8"}, echo.base() + "/echo").get<std::string>().find("refused") != std::string::npos);
+  CHECK(reach({"LocalHost"}, "http://localhost:" + port + "/echo") == 200);
+  CHECK(reach({"localhost"}, echo.base() + "/echo").get<std::string>().find("refused") != std::string::npos);
+  CHECK(echo.hits == 3);
+}
+
+TEST_CASE("fetch: every redirect hop is checked, and credentials do not cross origins", "[runtime][fetch][policy]") {
+  HeaderEcho first, second;
+  auto send = R"(const r = await fetch(base + '/to', { headers: { Authorization: 'Bearer s3cret', Cookie: 'id=1', 'X-Kept': 'yes' } })
+                 e.properties.out = await r.json())";
+  // Another origin (another port): the credentials stay behind.
+  first.target = second.base() + "/echo";
+  auto cross = run_fetch(send, first.server.port());
+  CHECK(cross["x-kept"] == "yes");
+  CHECK_FALSE(cross.contains("authorization"));
+  CHECK_FALSE(cross.contains("cookie"));
+  // The same origin keeps them.
+  first.target = first.base() + "/echo";
+  auto same = run_fetch(send, first.server.port());
+  CHECK(same["authorization"] == "Bearer s3cret");
+  CHECK(same["cookie"] == "id=1");
+  // A hop to an address the allow-list does not open is refused.
+  ps::runtime::FetchOptions only_first;
+  only_first.allowed_hosts = {"127.0.0.1:" + std::to_string(first.server.port())};
+  first.target = second.base() + "/echo";
+  auto refused = run_fetch("try { await fetch(base + '/to'); e.properties.out = 'reached' }"
+                           "catch (err) { e.properties.out = err.message }", first.server.port(), only_first);
+  CHECK(refused.get<std::string>().find("refused to connect to 127.0.0.1: 127.0.0.1 is a loopback address") !=
+        std::string::npos);
+  CHECK(second.hits == 1);  // only by the cross-origin hop
 }

@@ -19,6 +19,8 @@ runtime::RuntimeOptions RuntimeHarness::fast_options() {
   o.setup_attempts = 3;
   o.setup_backoff = std::chrono::milliseconds(20);
   o.blocking_threads = 2;
+  // The tests' own servers listen on loopback, which apps may not reach by default.
+  o.fetch.allowed_hosts = {"127.0.0.1"};
   return o;
 }
 
