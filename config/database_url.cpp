@@ -1,6 +1,9 @@
 #include "config/database_url.h"
 
+#include <libpq-fe.h>
+
 #include <cctype>
+#include <memory>
 #include <string_view>
 
 namespace ps::config {
@@ -20,6 +23,17 @@ std::optional<std::size_t> scheme_length(std::string_view url) {
 std::optional<std::string> database_url_problem(const std::string& url) {
   auto scheme = scheme_length(url);
   if (!scheme) return "must start with postgresql:// or postgres://";
+  // libpq's own parser, which the connection will use: what it refuses
+  // would leave the daemon never ready.
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(PQconninfoParse(url.c_str(), &error),
+                                                                         PQconninfoFree);
+  if (!options) {
+    std::string why = error ? error : "libpq cannot parse it";
+    PQfreemem(error);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return why;
+  }
   std::string_view rest(url);
   rest.remove_prefix(*scheme);
   auto authority = rest.substr(0, rest.find_first_of("/?"));

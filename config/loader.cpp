@@ -152,6 +152,18 @@ class Loader {
         if (auto problem = spec.check(v)) problems.push_back(spec.dotted() + ": " + *problem + origin);
       }
     }
+    // One app once per team: two entries would share one instance (storage, jobs).
+    std::map<std::pair<std::string, long long>, std::size_t> installed;
+    for (std::size_t i = 0; i < config.apps.size(); ++i) {
+      for (auto team : config.apps[i].teams) {
+        auto [it, fresh] = installed.try_emplace({config.apps[i].path, team}, i);
+        if (!fresh) {
+          problems.push_back("apps[" + std::to_string(i) + "]: " + config.apps[i].path +
+                             " is already installed for team " + std::to_string(team) + " by apps[" +
+                             std::to_string(it->second) + "]");
+        }
+      }
+    }
     if (config.kafka.sample_events_per_second > 0 && config.kafka.brokers != "embedded") {
       problems.push_back("kafka.sample_events_per_second: only allowed with kafka.brokers = \"embedded\"");
     }
@@ -298,7 +310,8 @@ class Loader {
         for (const auto& team : *teams) {
           auto id = team.value_exact<long long>();
           if (!id || *id <= 0) {
-            problems.push_back(label + ": team ids must be positive integers " + where(team, file));
+            problems.push_back(label + ": team ids must be positive integers, got " + toml_to_json(team).dump() + " " +
+                               where(team, file));
             continue;
           }
           app.teams.push_back(*id);

@@ -52,6 +52,9 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
   // the JS threads as a whole.
   std::map<long long, std::vector<InstanceSettings>> chains;
   std::map<std::string, std::shared_ptr<const Bundle>> bundles;
+  // The bundle that holds each app name per team: a name is the instance's
+  // identity (its storage and jobs), so a second bundle of it is refused.
+  std::map<std::pair<std::string, long long>, std::string> names;
   for (const auto& app : apps) {
     std::shared_ptr<const Bundle> bundle;
     try {
@@ -66,6 +69,14 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
     }
     auto resolved = resolve_app_config(*bundle, app.config);
     for (auto team : app.teams) {
+      auto [holder, fresh] = names.try_emplace({bundle->manifest.name, team}, app.path);
+      if (!fresh) {
+        auto error = "another bundle named \"" + bundle->manifest.name + "\" is already installed for team " +
+                     std::to_string(team) + " (" + holder->second + "); two would share one instance's storage and jobs";
+        spdlog::error("app {}: refused: {}", app.path, error);
+        failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", error});
+        continue;
+      }
       if (!resolved.problems.empty()) {
         std::string error;
         for (const auto& p : resolved.problems) error += (error.empty() ? "" : "; ") + p;

@@ -12,20 +12,31 @@ namespace {
 // Bundles are small; anything larger than this is a mistake, not an app.
 constexpr std::size_t kMaxBundleBytes = 64 * 1024 * 1024;
 
+// The folder's regular files. A symbolic link is refused: it could pull in
+// a file from outside the bundle (a cloned repository's data.csv -> /etc/...).
 std::map<std::string, std::string> read_folder(const std::filesystem::path& root) {
   std::map<std::string, std::string> files;
   std::size_t total = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+  for (auto it = std::filesystem::recursive_directory_iterator(root); it != std::filesystem::recursive_directory_iterator();
+       ++it) {
+    const auto& entry = *it;
+    auto relative = entry.path().lexically_relative(root).generic_string();
+    if (relative == "node_modules" || relative == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (entry.is_symlink()) {
+      throw BundleError(root.string() + ": " + relative + " is a symbolic link; a bundle holds only its own regular files");
+    }
     if (!entry.is_regular_file()) continue;
-    auto relative = std::filesystem::relative(entry.path(), root).generic_string();
-    if (relative.rfind("node_modules/", 0) == 0 || relative.rfind(".git/", 0) == 0) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
     total += entry.file_size();
     if (total > kMaxBundleBytes) {
       throw BundleError(root.string() + ": bundle is larger than " + std::to_string(kMaxBundleBytes) + " bytes");
     }
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) throw BundleError(root.string() + ": cannot read " + relative);
     files[relative] = text.str();
   }
   return files;

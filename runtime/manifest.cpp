@@ -1,5 +1,7 @@
 #include "runtime/manifest.h"
 
+#include <set>
+
 namespace ps::runtime {
 
 namespace {
@@ -73,9 +75,12 @@ Manifest parse_manifest(const std::string& text, const std::string& source) {
   m.main = string_member(doc, "main", source, false, "index.js");
   if (auto it = doc.find("config"); it != doc.end() && !it->is_null()) {
     if (!it->is_array()) throw BundleError(source + ": \"config\" must be an array");
+    std::set<std::string> keys;  // a set: a huge manifest must not cost quadratic time
     for (std::size_t i = 0; i < it->size(); ++i) {
       auto field = parse_field((*it)[i], source + ": config[" + std::to_string(i) + "]");
-      if (m.field(field.key)) throw BundleError(source + ": config key \"" + field.key + "\" is declared twice");
+      if (!keys.insert(field.key).second) {
+        throw BundleError(source + ": config key \"" + field.key + "\" is declared twice");
+      }
       m.config.push_back(std::move(field));
     }
   }

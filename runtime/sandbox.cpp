@@ -174,8 +174,9 @@ v8::MaybeLocal<v8::Module> Sandbox::Impl::resolve_import(Local<v8::Context> cont
   auto spec = js::utf8(isolate, specifier).value_or("");
   auto resolved = resolve_path(referrer_path, spec, impl->opt.bundle->files);
   if (!resolved) {
-    auto message = impl->opt.bundle->source + "/" + referrer_path + ": cannot import \"" + spec +
-                   "\": only relative imports of files in the bundle are allowed";
+    bool relative = spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0;
+    auto message = impl->opt.bundle->source + "/" + referrer_path + ": cannot import \"" + spec + "\": " +
+                   (relative ? "no such file in the bundle" : "only relative imports of files in the bundle are allowed");
     isolate->ThrowException(v8::Exception::Error(js::message(isolate, message)));
     return {};
   }

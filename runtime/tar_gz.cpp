@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -35,34 +36,72 @@ std::string safe_path(const std::string& raw, const std::string& archive) {
   return text;
 }
 
+// The whole gzip stream, checked to its end: every member's trailer (CRC
+// and length) must be there and match, or the archive is refused.
+std::string gunzip(const std::string& compressed, const std::string& name, std::size_t max_bytes) {
+  if (compressed.size() < 2 || static_cast<unsigned char>(compressed[0]) != 0x1f ||
+      static_cast<unsigned char>(compressed[1]) != 0x8b) {
+    throw std::runtime_error(name + ": not a gzip file (a bundle is a folder or a .tar.gz)");
+  }
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error(name + ": cannot start zlib");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  z.avail_in = static_cast<uInt>(compressed.size());
+  std::string out;
+  char chunk[65536];
+  for (;;) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    int ret = inflate(&z, Z_NO_FLUSH);
+    out.append(chunk, sizeof chunk - z.avail_out);
+    if (out.size() > max_bytes) {
+      throw std::runtime_error(name + ": expands to more than " + std::to_string(max_bytes) + " bytes");
+    }
+    if (ret == Z_STREAM_END) {
+      if (z.avail_in == 0) return out;
+      // Another gzip member follows (concatenated archives are valid gzip).
+      if (inflateReset(&z) != Z_OK) throw std::runtime_error(name + ": cannot restart zlib");
+      continue;
+    }
+    if (ret == Z_BUF_ERROR || (ret == Z_OK && z.avail_in == 0 && z.avail_out != 0)) {
+      throw std::runtime_error(name + ": truncated archive (the gzip stream ends early)");
+    }
+    if (ret != Z_OK) {
+      throw std::runtime_error(name + ": not a valid .tar.gz: " + (z.msg ? z.msg : "corrupt data"));
+    }
+  }
+}
+
+std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) throw std::runtime_error(path.string() + ": cannot open: " + std::strerror(errno));
+  std::string data;
+  char chunk[65536];
+  while (std::size_t n = std::fread(chunk, 1, sizeof chunk, file.get())) {
+    data.append(chunk, n);
+    if (data.size() > max_bytes) throw std::runtime_error(path.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (std::ferror(file.get())) throw std::runtime_error(path.string() + ": cannot read: " + std::strerror(errno));
+  return data;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& archive, std::size_t max_bytes) {
   const std::string name = archive.string();
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(name.c_str(), "rb"), gzclose);
-  if (!gz) throw std::runtime_error(name + ": cannot open: " + std::strerror(errno));
-
-  std::string data;
-  char chunk[65536];
-  for (;;) {
-    int n = gzread(gz.get(), chunk, sizeof chunk);
-    if (n < 0) {
-      int code = 0;
-      throw std::runtime_error(name + ": not a valid .tar.gz: " + gzerror(gz.get(), &code));
-    }
-    if (n == 0) break;
-    data.append(chunk, static_cast<std::size_t>(n));
-    if (data.size() > max_bytes) {
-      throw std::runtime_error(name + ": expands to more than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
+  std::string data = gunzip(read_file(archive, max_bytes), name, max_bytes);
 
   std::map<std::string, std::string> files;
   std::string long_name;  // from a GNU 'L' entry, for the entry that follows
   std::size_t pos = 0;
+  bool ended = false;
   while (pos + kBlock <= data.size()) {
     const char* header = data.data() + pos;
-    if (header[0] == '\0') break;  // end-of-archive blocks
+    if (header[0] == '\0') {
+      ended = true;  // the end-of-archive blocks
+      break;
+    }
     if (std::memcmp(header + 257, "ustar", 5) != 0 && std::memcmp(header + 257, "\0\0\0\0\0", 5) != 0) {
       throw std::runtime_error(name + ": not a tar archive (bad header at byte " + std::to_string(pos) + ")");
     }
@@ -87,6 +126,7 @@ std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& arch
     if (type == '0' || type == '\0') files[safe_path(path, name)] = std::move(body);
     // Folders, links, and pax/GNU metadata carry no file contents for a bundle.
   }
+  if (!ended) throw std::runtime_error(name + ": truncated archive (no end-of-archive block)");
   if (files.empty()) throw std::runtime_error(name + ": the archive holds no files");
   return files;
 }

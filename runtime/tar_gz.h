@@ -8,8 +8,9 @@
 namespace ps::runtime {
 
 // path inside the archive -> contents. Throws std::runtime_error naming the
-// archive when it is not a readable gzip'd tar, holds a path that escapes the
-// archive, or expands past `max_bytes`.
+// archive when it is not a readable gzip'd tar, is cut short (a gzip trailer
+// or the tar end is missing), holds a path that escapes the archive, or
+// expands past `max_bytes`.
 std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& archive, std::size_t max_bytes);
 
 }  // namespace ps::runtime

@@ -142,6 +142,25 @@ TEST_CASE("instances: a broken bundle is reported and the other apps run", "[run
   CHECK(disabled == 2);
 }
 
+TEST_CASE("instances: a second bundle with an app's name is refused for that team, the rest run", "[runtime][instances]") {
+  RuntimeHarness h;
+  auto first = h.write_app("first", {{"plugin.json", R"({"name":"same"})"},
+                                     {"index.js", "export function processEvent(e) { e.properties.first = 1; return e }"}});
+  auto second = h.write_app("second", {{"plugin.json", R"({"name":"same"})"},
+                                       {"index.js", "export function processEvent(e) { e.properties.second = 1; return e }"}});
+  h.load({RuntimeHarness::entry(first, {1, 2}, 1), RuntimeHarness::entry(second, {2, 3}, 2)});
+  auto team2 = run_chain(h, 2, R"({"team_id":2,"properties":{}})")["event"]["properties"];
+  CHECK(team2["first"] == 1);
+  CHECK_FALSE(team2.contains("second"));
+  CHECK(run_chain(h, 3, R"({"team_id":3,"properties":{}})")["event"]["properties"]["second"] == 1);
+  std::string refused;
+  for (const auto& s : h.runtime().registry().status()) {
+    if (s.team_id == 2 && s.path == second) refused = s.state + ": " + s.error;
+  }
+  CHECK(refused.find("failed: another bundle named \"same\" is already installed for team 2 (" + first +
+                     "); two would share one instance's storage and jobs") == 0);
+}
+
 TEST_CASE("instances: setupPlugin runs first, is retried, then the instance is disabled", "[runtime][instances]") {
   RuntimeHarness h;
   auto flaky = h.write_app("flaky", {{"index.js", R"(

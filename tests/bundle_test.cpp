@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "runtime/bundle.h"
 #include "tests/support/temp_dir.h"
@@ -56,4 +58,42 @@ TEST_CASE("bundle: each broken bundle is a clear error naming it", "[runtime][bu
   auto junk = dir.write("junk.tar.gz", "this is not gzip");
   CHECK_THROWS_AS(load_bundle(junk), BundleError);
   CHECK_THROWS_WITH(load_bundle(dir.path() / "nothing-here"), Catch::Contains("no such folder or .tar.gz file"));
+}
+
+TEST_CASE("bundle: a cut archive, a plain file and a symbolic link are refused clearly", "[runtime][bundle]") {
+  TempDir dir;
+  dir.write("app/plugin.json", R"({"name":"a"})");
+  dir.write("app/index.js", "export function processEvent(e) { return e }\n" + std::string(20000, '/') + "\n");
+  auto archive = pack(dir, "app", "app.tar.gz");
+  std::ifstream in(archive, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Cut inside the gzip stream, and only the 8-byte trailer off.
+  auto cut = dir.write("cut.tar.gz", bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_WITH(load_bundle(cut), Catch::Contains("truncated archive (the gzip stream ends early)"));
+  auto no_trailer = dir.write("no-trailer.tar.gz", bytes.substr(0, bytes.size() - 8));
+  CHECK_THROWS_WITH(load_bundle(no_trailer), Catch::Contains("truncated archive"));
+  // A whole gzip stream of a tar cut before its end blocks.
+  auto tar = (dir.path() / "app.tar").string();
+  REQUIRE(std::system(("tar -b 1 -cf '" + tar + "' -C '" + dir.path().string() + "' app").c_str()) == 0);
+  REQUIRE(std::system(("truncate -s -1024 '" + tar + "' && gzip -kf '" + tar + "'").c_str()) == 0);
+  CHECK_THROWS_WITH(load_bundle(tar + ".gz"), Catch::Contains("truncated archive (no end-of-archive block)"));
+  CHECK_THROWS_WITH(load_bundle(dir.write("plain.tar.gz", "just text")), Catch::Contains("not a gzip file"));
+  // A link out of the bundle.
+  dir.write("linked/plugin.json", R"({"name":"l"})");
+  dir.write("linked/index.js", "export function processEvent(e) { return e }");
+  std::filesystem::create_symlink("/etc/hostname", dir.path() / "linked" / "data.csv");
+  CHECK_THROWS_WITH(load_bundle(dir.path() / "linked"),
+                    Catch::Contains("data.csv is a symbolic link; a bundle holds only its own regular files"));
+}
+
+TEST_CASE("bundle: a manifest with very many config fields loads in linear time", "[runtime][bundle]") {
+  TempDir dir;
+  std::string fields;
+  for (int i = 0; i < 200000; ++i) fields += (i ? "," : "") + std::string(R"({"key":"k)") + std::to_string(i) + "\"}";
+  dir.write("big/plugin.json", R"({"name":"big","config":[)" + fields + "]}");
+  dir.write("big/index.js", "export function processEvent(e) { return e }");
+  CHECK(load_bundle(dir.path() / "big").manifest.config.size() == 200000);
+  dir.write("twice/plugin.json", R"({"name":"t","config":[{"key":"a"},{"key":"b"},{"key":"a"}]})");
+  dir.write("twice/index.js", "");
+  CHECK_THROWS_WITH(load_bundle(dir.path() / "twice"), Catch::Contains("config key \"a\" is declared twice"));
 }

@@ -247,3 +247,23 @@ TEST_CASE("config: http.admin_token must be long, and print-config never shows i
   CHECK(text.find("0123456789abcdef-secret") == std::string::npos);
   CHECK(text.find("admin_token = '***'") != std::string::npos);
 }
+
+TEST_CASE("config: an app twice for one team, a negative team and a URL libpq cannot parse are refused", "[config]") {
+  TempDir dir;
+  dir.write("apps/a/plugin.json", R"({"name":"a"})");
+  auto file = dir.write("ps.toml", R"(
+[database]
+url = "postgresql://[::1:5432/x"
+[[apps]]
+path = "apps/a"
+teams = [1, 2]
+[[apps]]
+path = "apps/a"
+teams = [3, 2, -4]
+)");
+  auto problems = problems_of(file, {});
+  CHECK(any_contains(problems, "apps[1]: ", "apps/a is already installed for team 2 by apps[0]"));
+  CHECK(any_contains(problems, "apps[1].teams: team ids must be positive integers, got -4"));
+  CHECK(any_contains(problems, "database.url: not a valid Postgres URL: ", "IPv6"));
+  CHECK(problems.size() == 3);
+}
