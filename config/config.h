@@ -68,6 +68,8 @@ struct JobsConfig {
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";
+  int app_max_line_bytes = 16 * 1024;  // an app's console line is cut here
+  int app_lines_per_second = 100;      // per app instance; more are dropped and counted
 };
 
 struct ServerConfig {

@@ -173,6 +173,10 @@ const std::vector<KeySpec>& key_specs() {
        .choices = {"trace", "debug", "info", "warn", "error", "critical", "off"}},
       {.section = "log", .name = "format", .text = [](Config& c) -> std::string& { return c.log.format; },
        .choices = {"text", "json"}},
+      {.section = "log", .name = "app_max_line_bytes",
+       .integer = [](Config& c) -> int& { return c.log.app_max_line_bytes; }, .min = 256, .max = 1 << 20},
+      {.section = "log", .name = "app_lines_per_second",
+       .integer = [](Config& c) -> int& { return c.log.app_lines_per_second; }, .min = 1, .max = 100000},
       {.section = "server", .name = "shutdown_grace_ms",
        .integer = [](Config& c) -> int& { return c.server.shutdown_grace_ms; }, .min = 0, .max = 3600000},
   };

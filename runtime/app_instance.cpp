@@ -1,5 +1,7 @@
 #include "runtime/app_instance.h"
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "metrics/registry.h"
@@ -23,9 +25,13 @@ AppInstance::AppInstance(InstanceSettings settings, InstanceEnvironment& env)
     : settings_(std::move(settings)),
       env_(env),
       label_(settings_.bundle->manifest.name + " (" + std::to_string(settings_.id) + ")"),
-      thread_(settings_.thread) {
+      thread_(settings_.thread),
+      console_budget_(env.console) {
   heap_gauge_ = &env_.metrics->gauge("plugin_server_app_heap_used_bytes", "V8 heap in use by an app instance.",
                                      {{"app", name()}, {"team", std::to_string(team_id())}});
+  console_dropped_ = &env_.metrics->counter("plugin_server_app_console_dropped_total",
+                                            "console lines not logged: the instance was over log.app_lines_per_second.",
+                                            {{"app", name()}});
 }
 
 AppInstance::~AppInstance() = default;
@@ -57,11 +63,19 @@ void AppInstance::log(const std::string& level, const std::string& text) {
                                      {{"app", name()}, {"level", level}});
   }
   counter->inc();
+  if (!console_budget_.take()) {
+    console_dropped_->inc();
+    return;
+  }
+  if (auto dropped = console_budget_.take_dropped()) {
+    spdlog::warn("[app {} team {}] {} console line(s) not logged: over log.app_lines_per_second", label_, team_id(),
+                 dropped);
+  }
   auto spd_level = level == "error" ? spdlog::level::err
                    : level == "warn" ? spdlog::level::warn
                    : level == "debug" ? spdlog::level::debug
                                       : spdlog::level::info;
-  spdlog::log(spd_level, "[app {} team {}] {}", label_, team_id(), text);
+  spdlog::log(spd_level, "[app {} team {}] {}", label_, team_id(), console_budget_.line(text));
 }
 
 void AppInstance::start(std::function<void(std::optional<std::string>)> ready) {
@@ -84,6 +98,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.executor = env_.executor;
   options.thread = thread_;
   options.max_job_payload_bytes = env_.max_job_payload_bytes;
+  options.max_log_line_bytes = env_.console.max_line_bytes;
   std::weak_ptr<AppInstance> weak = weak_from_this();
   // The sandbox may outlive no instance: it logs through a weak reference.
   options.log = [weak](const std::string& level, const std::string& text) {
@@ -97,7 +112,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
     ready(std::string(e.what()));
     return;
   } catch (const std::exception& e) {
-    retry_or_disable(attempt, e.what(), std::move(ready));
+    retry_setup(attempt, e.what(), std::move(ready));
     return;
   }
   exports_ = sandbox_->exports();
@@ -105,33 +120,39 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
 }
 
 void AppInstance::run_setup(int attempt, std::function<void(std::optional<std::string>)> ready) {
-  if (!exports_.has("setupPlugin")) {
+  auto now_ready = [this](std::function<void(std::optional<std::string>)>& ready) {
+    if (state_ == InstanceState::Stopped) return;
+    if (state_ == InstanceState::SetupFailed) spdlog::info("[app {} team {}] setupPlugin succeeded; ready", label_, team_id());
     state_ = InstanceState::Ready;
-    ready(std::nullopt);
-    return;
-  }
+    if (ready) ready(std::nullopt);
+  };
+  if (!exports_.has("setupPlugin")) return now_ready(ready);
   sandbox_->call("setupPlugin", {},
-                 observed("setupPlugin", [self = shared_from_this(), attempt, ready](CallOutcome outcome) mutable {
-                   if (outcome.ok()) {
-                     self->state_ = InstanceState::Ready;
-                     ready(std::nullopt);
-                   } else {
-                     self->retry_or_disable(attempt, "setupPlugin failed: " + outcome.error, std::move(ready));
-                   }
+                 observed("setupPlugin", [self = shared_from_this(), attempt, ready, now_ready](CallOutcome outcome) mutable {
+                   if (outcome.ok()) return now_ready(ready);
+                   self->retry_setup(attempt, "setupPlugin failed: " + outcome.error, std::move(ready));
                  }));
 }
 
-void AppInstance::retry_or_disable(int attempt, const std::string& error,
-                                   std::function<void(std::optional<std::string>)> ready) {
+void AppInstance::retry_setup(int attempt, const std::string& error,
+                              std::function<void(std::optional<std::string>)> ready) {
+  if (state_ == InstanceState::Stopped) return;
+  std::chrono::milliseconds delay = std::min<std::chrono::milliseconds>(
+      env_.setup_backoff * (1LL << std::min(attempt - 1, 20)), env_.setup_backoff_max);
+  auto reason = error + " (attempt " + std::to_string(attempt) + "; next in " + std::to_string(delay.count()) + " ms)";
+  spdlog::warn("[app {} team {}] {}", label_, team_id(), reason);
   if (attempt >= env_.setup_attempts) {
-    disable(error + " (after " + std::to_string(attempt) + " attempts)");
-    ready(disabled_reason());
-    return;
+    {
+      std::lock_guard lock(reason_mutex_);
+      disabled_reason_ = reason;
+    }
+    state_ = InstanceState::SetupFailed;
+    // The loader goes on without it; setup is retried in the background.
+    if (ready) std::exchange(ready, nullptr)(disabled_reason());
   }
-  auto delay = env_.setup_backoff * (1 << (attempt - 1));
-  spdlog::warn("[app {} team {}] {}; retrying in {} ms", label_, team_id(), error, delay.count());
   // Start the next attempt from a fresh isolate, outside the failed call's stack.
   env_.executor->post_after(delay, thread_, [self = shared_from_this(), attempt, ready = std::move(ready)]() mutable {
+    if (self->state_ == InstanceState::Stopped) return;
     self->sandbox_.reset();
     self->create_sandbox(attempt + 1, std::move(ready));
   });
@@ -188,7 +209,9 @@ void AppInstance::replace_sandbox() {
 void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start) {
   env_.executor->post(thread_, [self = shared_from_this(), done = std::move(done), start = std::move(start)]() mutable {
     if (self->state_ != InstanceState::Ready || !self->sandbox_) {
-      auto why = self->state_ == InstanceState::Disabled ? " (disabled: " + self->disabled_reason() + ")" : "";
+      auto why = self->state_ == InstanceState::Disabled      ? " (disabled: " + self->disabled_reason() + ")"
+                 : self->state_ == InstanceState::SetupFailed ? " (" + self->disabled_reason() + ")"
+                                                              : std::string();
       done({Failure::Unavailable, std::nullopt, self->label_ + " is not running" + why});
       return;
     }

@@ -1,8 +1,9 @@
 #pragma once
 // An app installed for one team: its settings, its sandbox, and the rules
-// around it: setupPlugin before anything else (retried with backoff, then the
-// instance is disabled), every call on the instance's own thread, metrics per
-// call, and a fresh isolate when the old one broke its heap limit.
+// around it: setupPlugin before anything else (retried with backoff capped
+// at setup_backoff_max, for as long as it fails: a failure may be passing),
+// every call on the instance's own thread, metrics per call, and a fresh
+// isolate when the old one broke a limit.
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/console_budget.h"
 #include "runtime/limits.h"
 #include "runtime/sandbox.h"
 
@@ -36,10 +38,12 @@ struct InstanceEnvironment {
   HostServices host;
   Limits limits;
   metrics::Registry* metrics = nullptr;
-  int setup_attempts = 3;
-  std::chrono::milliseconds setup_backoff{1000};  // doubled after each failed attempt
+  int setup_attempts = 3;  // failed attempts before the loader hears that the instance is not ready
+  std::chrono::milliseconds setup_backoff{1000};  // doubled after each failed attempt...
+  std::chrono::milliseconds setup_backoff_max{300000};  // ...up to this
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_event_depth = 512;
+  ConsoleLimits console;
 };
 
 struct InstanceSettings {
@@ -52,7 +56,8 @@ struct InstanceSettings {
   int thread = 0;  // the JS thread it lives on (see ChainPlacement)
 };
 
-enum class InstanceState { Starting, Ready, Disabled, Stopped };
+// SetupFailed: its setup keeps failing and is retried; calls fail as unavailable meanwhile.
+enum class InstanceState { Starting, Ready, SetupFailed, Disabled, Stopped };
 
 class AppInstance : public std::enable_shared_from_this<AppInstance> {
  public:
@@ -60,7 +65,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   ~AppInstance();
 
   // Creates the sandbox and runs setupPlugin, on the instance's thread.
-  // `ready` gets nullopt when the instance is ready, else why it is disabled.
+  // `ready` gets nullopt when the instance is ready, else why it is not
+  // (disabled, or setup failing and retried in the background); once.
   void start(std::function<void(std::optional<std::string> error)> ready);
   // Calls an exported method with JSON arguments (meta is appended).
   void call(const std::string& method, std::vector<std::string> args_json, CallDone done);
@@ -86,7 +92,7 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   MethodMetrics& metrics_for(const std::string& method);
   void create_sandbox(int attempt, std::function<void(std::optional<std::string>)> ready);
   void run_setup(int attempt, std::function<void(std::optional<std::string>)> ready);
-  void retry_or_disable(int attempt, const std::string& error, std::function<void(std::optional<std::string>)> ready);
+  void retry_setup(int attempt, const std::string& error, std::function<void(std::optional<std::string>)> ready);
   void disable(const std::string& reason);
   CallDone observed(const std::string& method, CallDone done);
   void when_ready(CallDone done, std::function<void(CallDone)> start);
@@ -108,6 +114,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   metrics::Gauge* heap_gauge_ = nullptr;
   int calls_since_heap_sample_ = 0;
   std::map<std::string, metrics::Counter*> console_counters_;
+  ConsoleBudget console_budget_;
+  metrics::Counter* console_dropped_ = nullptr;
 };
 
 }  // namespace ps::runtime

@@ -17,6 +17,7 @@ const char* state_name(InstanceState s) {
   switch (s) {
     case InstanceState::Starting: return "starting";
     case InstanceState::Ready: return "ready";
+    case InstanceState::SetupFailed: return "setup_failed";
     case InstanceState::Disabled: return "disabled";
     case InstanceState::Stopped: return "stopped";
   }

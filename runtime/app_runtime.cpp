@@ -18,6 +18,8 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.fetch.allowed_hosts = config.runtime.fetch_allowed_hosts;
   o.max_job_payload_bytes = static_cast<std::size_t>(config.jobs.max_payload_bytes);
   o.max_event_depth = static_cast<std::size_t>(config.kafka.max_nesting_depth);
+  o.console.max_line_bytes = static_cast<std::size_t>(config.log.app_max_line_bytes);
+  o.console.lines_per_second = config.log.app_lines_per_second;
   return o;
 }
 
@@ -34,8 +36,10 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.metrics = &metrics;
   env_.setup_attempts = options.setup_attempts;
   env_.setup_backoff = options.setup_backoff;
+  env_.setup_backoff_max = options.setup_backoff_max;
   env_.max_job_payload_bytes = options.max_job_payload_bytes;
   env_.max_event_depth = options.max_event_depth;
+  env_.console = options.console;
   registry_ = std::make_unique<AppRegistry>(env_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }
@@ -44,6 +48,12 @@ AppRuntime::~AppRuntime() {
   // Instances hold sandboxes that must be disposed on their JS threads.
   registry_->stop();
   registry_.reset();
+  // Host work still under way posts its completion to a JS thread: finish
+  // it (an app's storage writes are kept) while those threads are there to
+  // take the (now empty-handed) completions, then stop the JS threads.
+  storage_.reset();
+  blocking_.reset();
+  fetcher_.reset();
   js_.reset();
 }
 

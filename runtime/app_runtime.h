@@ -31,9 +31,11 @@ struct RuntimeOptions {
   FetchOptions fetch;
   int setup_attempts = 3;
   std::chrono::milliseconds setup_backoff{1000};
+  std::chrono::milliseconds setup_backoff_max{300000};
   int blocking_threads = 4;  // for storage queries
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_event_depth = 512;  // kafka.max_nesting_depth: deeper processEvent results are refused
+  ConsoleLimits console;
 };
 
 RuntimeOptions runtime_options(const config::Config& config);
@@ -41,7 +43,8 @@ RuntimeOptions runtime_options(const config::Config& config);
 class AppRuntime {
  public:
   // `pool` may be null (no storage, in-process instance ids); `jobs` may be
-  // null until a job queue is attached.
+  // null until a job queue is attached. A JobSink's completions post into
+  // the runtime's JS threads: after stop(), destroy the sink before the runtime.
   AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs = nullptr);
   ~AppRuntime();
   AppRuntime(const AppRuntime&) = delete;

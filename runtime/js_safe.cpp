@@ -14,6 +14,19 @@ std::optional<std::string> utf8(v8::Isolate* isolate, v8::Local<v8::Value> value
   return out;
 }
 
+std::optional<std::pair<std::string, std::size_t>> utf8_prefix(v8::Isolate* isolate, v8::Local<v8::Value> value,
+                                                               std::size_t max_bytes) {
+  if (value.IsEmpty() || !value->IsString()) return std::nullopt;
+  auto string = value.As<v8::String>();
+  auto full = static_cast<std::size_t>(string->Utf8Length(isolate));
+  if (full <= max_bytes) return std::pair{*utf8(isolate, value), full};
+  std::string out(max_bytes, '\0');
+  int written = string->WriteUtf8(isolate, out.data(), static_cast<int>(max_bytes), nullptr,
+                                  v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+  out.resize(static_cast<std::size_t>(written));
+  return std::pair{std::move(out), full};
+}
+
 v8::MaybeLocal<v8::String> string(v8::Isolate* isolate, std::string_view text) {
   if (text.size() > static_cast<std::size_t>(v8::String::kMaxLength)) return {};
   return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal, static_cast<int>(text.size()));

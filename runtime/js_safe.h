@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <v8.h>
 
@@ -24,6 +25,11 @@ namespace ps::runtime::js {
 
 // The text of a JS string, or nullopt for any other value (never converted).
 std::optional<std::string> utf8(v8::Isolate* isolate, v8::Local<v8::Value> value);
+
+// The first `max_bytes` of a JS string's UTF-8 (whole characters), and its
+// full length in bytes; nullopt for any other value.
+std::optional<std::pair<std::string, std::size_t>> utf8_prefix(v8::Isolate* isolate, v8::Local<v8::Value> value,
+                                                               std::size_t max_bytes);
 
 // A JS string holding `text`; empty when it is over V8's string length limit.
 v8::MaybeLocal<v8::String> string(v8::Isolate* isolate, std::string_view text);

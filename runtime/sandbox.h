@@ -38,6 +38,7 @@ struct SandboxOptions {
   Executor* executor = nullptr;
   int thread = 0;  // the executor thread this sandbox lives on
   std::size_t max_job_payload_bytes = 1u << 20;
+  std::size_t max_log_line_bytes = 16 * 1024;  // console text beyond it is cut
   std::function<void(const std::string& level, const std::string& text)> log;
 };
 

@@ -89,8 +89,13 @@ void Sandbox::Impl::host_log(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
   if (!impl.opt.log) return;
   auto level = js::utf8(impl.isolate, info[0]);
-  auto text = js::utf8(impl.isolate, info[1]);
-  impl.opt.log(level.value_or("log"), text.value_or("(console output that is not text)"));
+  // Only the part that can be logged is copied out of the isolate.
+  auto text = js::utf8_prefix(impl.isolate, info[1], impl.opt.max_log_line_bytes);
+  if (!text) return impl.opt.log(level.value_or("log"), "(console output that is not text)");
+  if (text->second > text->first.size()) {
+    text->first += " ... (truncated, " + std::to_string(text->second) + " bytes)";
+  }
+  impl.opt.log(level.value_or("log"), text->first);
 }
 
 void Sandbox::Impl::host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) {

@@ -8,6 +8,7 @@
 
 #include "db/error_text.h"
 #include "metrics/registry.h"
+#include "scheduler/jsonb.h"
 #include "scheduler/sql.h"
 
 namespace ps::scheduler {
@@ -22,6 +23,7 @@ const char* verdict_metric(Verdict v) {
     case Verdict::Retry: return "plugin_server_jobs_retried_total";
     case Verdict::Failed: return "plugin_server_jobs_failed_total";
     case Verdict::Discarded: return "plugin_server_jobs_discarded_total";
+    case Verdict::Postponed: return "plugin_server_jobs_postponed_total";
   }
   return "";
 }
@@ -31,6 +33,7 @@ const char* verdict_help(Verdict v) {
     case Verdict::Retry: return "Job attempts that failed and were scheduled again.";
     case Verdict::Failed: return "Jobs that failed their last attempt.";
     case Verdict::Discarded: return "Jobs dropped because their app instance is gone or disabled.";
+    case Verdict::Postponed: return "Job attempts put back uncounted: the app instance was not running or stopped.";
   }
   return "";
 }
@@ -98,47 +101,80 @@ void Completer::loop() {
 }
 
 bool Completer::write(const std::vector<JobOutcome>& batch) {
-  std::string succeeded = "{";
-  auto retries = nlohmann::json::array();
-  auto finished = nlohmann::json::array();
-  std::chrono::milliseconds soonest_retry = std::chrono::milliseconds::max();
-  for (const auto& o : batch) {
-    switch (o.verdict) {
-      case Verdict::Succeeded:
-        succeeded += (succeeded.size() > 1 ? "," : "") + std::to_string(o.id);
-        break;
-      case Verdict::Retry:
-        retries.push_back({{"id", o.id}, {"delay_ms", o.retry_delay.count()}, {"error", o.error}});
-        soonest_retry = std::min(soonest_retry, o.retry_delay);
-        break;
-      case Verdict::Failed:
-      case Verdict::Discarded:
-        finished.push_back({{"id", o.id}, {"state", o.verdict == Verdict::Failed ? "failed" : "discarded"},
-                            {"error", o.error}});
-        break;
-    }
-  }
-  succeeded += "}";
   try {
-    pqxx::work tx(session_.get());
-    tx.exec0(sql::kNoFlushWait);
-    if (succeeded.size() > 2) tx.exec_params0(sql::kDeleteSucceeded, succeeded, worker_id_);
-    auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
-    if (!retries.empty()) tx.exec_params0(sql::kRetry, dump(retries), worker_id_);
-    if (!finished.empty()) tx.exec_params0(sql::kFinish, dump(finished), worker_id_);
-    tx.commit();
+    write_rows(batch);
+  } catch (const pqxx::broken_connection& e) {
+    session_.reset();
+    spdlog::error("jobs: could not record {} outcome(s), will retry: {}", batch.size(), db::error_text(e));
+    return false;
+  } catch (const pqxx::sql_error& e) {
+    // Postgres refused something in the batch: write the rows one by one,
+    // so one bad row cannot hold back the others.
+    session_.reset();
+    if (batch.size() == 1) {
+      spdlog::error("jobs: Postgres refused the outcome of job {} ({}); its lease will expire and it runs again",
+                    batch[0].id, db::error_text(e));
+      return true;
+    }
+    for (const auto& outcome : batch) {
+      if (!write({outcome})) return false;
+    }
+    return true;
   } catch (const std::exception& e) {
     session_.reset();
     spdlog::error("jobs: could not record {} outcome(s), will retry: {}", batch.size(), db::error_text(e));
     return false;
   }
+  count(batch);
+  return true;
+}
+
+void Completer::write_rows(const std::vector<JobOutcome>& batch) {
+  std::string succeeded = "{";
+  auto retries = nlohmann::json::array();
+  auto finished = nlohmann::json::array();
+  auto postponed = nlohmann::json::array();
+  std::chrono::milliseconds soonest_retry = std::chrono::milliseconds::max();
+  for (const auto& o : batch) {
+    // Error texts come from apps: made storable in jsonb (no NUL, valid UTF-8, bounded).
+    auto error = storable_text(o.error);
+    switch (o.verdict) {
+      case Verdict::Succeeded:
+        succeeded += (succeeded.size() > 1 ? "," : "") + std::to_string(o.id);
+        break;
+      case Verdict::Retry:
+        retries.push_back({{"id", o.id}, {"delay_ms", o.retry_delay.count()}, {"error", error}});
+        soonest_retry = std::min(soonest_retry, o.retry_delay);
+        break;
+      case Verdict::Failed:
+      case Verdict::Discarded:
+        finished.push_back({{"id", o.id}, {"state", o.verdict == Verdict::Failed ? "failed" : "discarded"},
+                            {"error", error}});
+        break;
+      case Verdict::Postponed:
+        postponed.push_back({{"id", o.id}, {"delay_ms", o.retry_delay.count()}});
+        soonest_retry = std::min(soonest_retry, o.retry_delay);
+        break;
+    }
+  }
+  succeeded += "}";
+  pqxx::work tx(session_.get());
+  tx.exec0(sql::kNoFlushWait);
+  if (succeeded.size() > 2) tx.exec_params0(sql::kDeleteSucceeded, succeeded, worker_id_);
+  auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  if (!retries.empty()) tx.exec_params0(sql::kRetry, dump(retries), worker_id_);
+  if (!finished.empty()) tx.exec_params0(sql::kFinish, dump(finished), worker_id_);
+  if (!postponed.empty()) tx.exec_params0(sql::kPostpone, dump(postponed), worker_id_);
+  tx.commit();
+  if ((!retries.empty() || !postponed.empty()) && on_retry_) on_retry_(soonest_retry);
+}
+
+void Completer::count(const std::vector<JobOutcome>& batch) {
   std::map<std::pair<Verdict, std::string>, int> counts;
   for (const auto& o : batch) ++counts[{o.verdict, o.app}];
   for (const auto& [key, n] : counts) {
     metrics_.counter(verdict_metric(key.first), verdict_help(key.first), {{"app", key.second}}).inc(n);
   }
-  if (!retries.empty() && on_retry_) on_retry_(soonest_retry);
-  return true;
 }
 
 }  // namespace ps::scheduler

@@ -33,7 +33,11 @@ class Completer {
 
  private:
   void loop();
+  // False when Postgres could not be reached (write again later); rows it
+  // refuses are isolated and logged.
   bool write(const std::vector<JobOutcome>& batch);
+  void write_rows(const std::vector<JobOutcome>& batch);  // throws what libpqxx throws
+  void count(const std::vector<JobOutcome>& batch);
 
   std::string worker_id_;
   metrics::Registry& metrics_;

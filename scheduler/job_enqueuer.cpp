@@ -8,6 +8,7 @@
 
 #include "db/error_text.h"
 #include "metrics/registry.h"
+#include "scheduler/jsonb.h"
 #include "scheduler/sql.h"
 
 namespace ps::scheduler {
@@ -28,6 +29,11 @@ JobEnqueuer::~JobEnqueuer() {
 }
 
 void JobEnqueuer::enqueue(runtime::JobRequest job, std::function<void(std::optional<std::string>)> done) {
+  // Checked alone, before it can share a statement with other apps' jobs.
+  if (job.payload_json) {
+    if (auto why = jsonb_refuses(*job.payload_json)) return done("the payload cannot be stored: " + *why);
+  }
+  if (job.name.find('\0') != std::string::npos) return done(std::string("the job name holds a NUL character"));
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
@@ -44,8 +50,12 @@ void JobEnqueuer::loop() {
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) return;
+    // Bounded in jobs and in bytes: a batch is one statement parameter.
     std::vector<Pending> batch;
-    while (!pending_.empty() && batch.size() < options_.max_batch) {
+    std::size_t bytes = 0;
+    while (!pending_.empty() && batch.size() < options_.max_batch &&
+           (batch.empty() || bytes + pending_.front().size() <= options_.max_batch_bytes)) {
+      bytes += pending_.front().size();
       batch.push_back(std::move(pending_.front()));
       pending_.pop_front();
     }
@@ -73,6 +83,21 @@ void JobEnqueuer::commit(std::vector<Pending>& batch) {
                     options_.max_attempts);
     tx.exec_params(sql::kNotify, std::to_string(static_cast<long long>(earliest)));
     tx.commit();
+  } catch (const pqxx::sql_error& e) {
+    session_.reset();
+    if (batch.size() > 1) {
+      // Postgres refused something in it: each job alone, so only a bad one fails.
+      spdlog::warn("jobs: a batch of {} job(s) was refused ({}); enqueuing them one by one", batch.size(),
+                   db::error_text(e));
+      for (auto& p : batch) {
+        std::vector<Pending> one;
+        one.push_back(std::move(p));
+        commit(one);
+      }
+      return;
+    }
+    error = db::error_text(e);
+    spdlog::error("jobs: could not enqueue a job of {}: {}", batch[0].job.app, *error);
   } catch (const std::exception& e) {
     session_.reset();
     error = db::error_text(e);

@@ -23,6 +23,7 @@ struct EnqueuerOptions {
   std::chrono::milliseconds connect_timeout{5000};
   int max_attempts = 3;
   std::size_t max_batch = 5000;
+  std::size_t max_batch_bytes = 32u << 20;  // of payloads; far below Postgres' 1 GB parameter and 256 MB jsonb
 };
 
 class JobEnqueuer : public runtime::JobSink {
@@ -37,6 +38,7 @@ class JobEnqueuer : public runtime::JobSink {
   struct Pending {
     runtime::JobRequest job;
     std::function<void(std::optional<std::string>)> done;
+    std::size_t size() const { return job.name.size() + (job.payload_json ? job.payload_json->size() : 0) + 64; }
   };
   void loop();
   void commit(std::vector<Pending>& batch);

@@ -21,7 +21,10 @@ struct ClaimedJob {
   std::chrono::steady_clock::time_point claimed_at;
 };
 
-enum class Verdict { Succeeded, Retry, Failed, Discarded };
+// Postponed: the attempt did not really happen (its app instance was not
+// running, or stopped under it): back in the queue after `retry_delay`,
+// without counting the attempt.
+enum class Verdict { Succeeded, Retry, Failed, Discarded, Postponed };
 
 struct JobOutcome {
   long long id = 0;

@@ -63,8 +63,9 @@ JobQueue::JobQueue(JobQueueOptions options, runtime::AppRegistry& registry, metr
     workers->wake(JobWorkers::Clock::now() + std::chrono::duration_cast<JobWorkers::Clock::duration>(in));
   });
   maintenance_ = std::make_unique<Maintenance>(
-      MaintenanceOptions{options_.database_url, options_.worker_id, options_.lease, options_.retention_hours}, metrics,
-      [workers] { workers->wake(); });
+      MaintenanceOptions{options_.database_url, options_.worker_id, options_.lease, options_.retention_hours,
+                         [workers] { return workers->held(); }},
+      metrics, [workers] { workers->wake(); });
   tasks_ = std::make_unique<TaskScheduler>(options_.database_url, registry, [workers] { workers->wake(); });
   spdlog::info("jobs: running as {} with {} worker slot(s)", options_.worker_id, options_.workers);
 }
@@ -73,7 +74,8 @@ JobQueue::~JobQueue() {
   stop(std::chrono::milliseconds(0));
   // Outcomes of jobs that were still running reach the workers and the
   // completer until the runtime has stopped: the owner destroys the queue
-  // after that.
+  // after that. Their leases were renewed until now.
+  maintenance_.reset();
   wake_target_ = nullptr;
   workers_.reset();
   completer_.reset();
@@ -84,20 +86,31 @@ void JobQueue::stop(std::chrono::milliseconds grace) {
   stopped_ = true;
   tasks_.reset();
   workers_->stop_claiming();
-  if (!workers_->wait_idle(grace)) spdlog::warn("jobs: grace period over with jobs still running; releasing them");
+  // What was claimed and not started goes to other daemons at once.
+  release(workers_->take_unstarted());
+  if (!workers_->wait_idle(grace)) {
+    spdlog::warn("jobs: grace period over with jobs still running; they keep their leases until the apps stop");
+  }
   completer_->flush();
+  notifier_.reset();
+}
+
+void JobQueue::release(const std::vector<long long>& ids) {
+  if (ids.empty()) return;
+  std::string array = "{";
+  for (auto id : ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+  array += "}";
   try {
     db::Session session(options_.database_url, std::chrono::seconds(5));
     pqxx::work tx(session.get());
-    auto released = tx.exec_params0(sql::kRelease, options_.worker_id).affected_rows();
+    auto released = tx.exec_params0(sql::kRelease, options_.worker_id, array).affected_rows();
     if (released > 0) tx.exec_params(sql::kNotify, "0");
     tx.commit();
-    if (released > 0) spdlog::info("jobs: released {} unfinished job(s) for other daemons", released);
+    if (released > 0) spdlog::info("jobs: released {} claimed job(s) that had not started, for other daemons", released);
   } catch (const std::exception& e) {
-    spdlog::error("jobs: could not release unfinished jobs (they will be rescued when their lease expires): {}", db::error_text(e));
+    spdlog::error("jobs: could not release {} unstarted job(s) (they will be rescued when their lease expires): {}",
+                  ids.size(), db::error_text(e));
   }
-  notifier_.reset();
-  maintenance_.reset();
 }
 
 }  // namespace ps::scheduler

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 
@@ -51,12 +52,17 @@ class JobQueue {
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  // Stops claiming, lets running jobs finish for up to `grace`, records their
-  // outcomes, and puts the jobs still running back in the queue so another
-  // daemon can take them at once. Idempotent.
+  // Stops claiming, puts the claimed jobs that had not started back in the
+  // queue so another daemon takes them at once, and lets running jobs finish
+  // for up to `grace`, recording their outcomes. Jobs still running after
+  // that are never released (they would run twice at once): they keep their
+  // leases until the runtime stops them, and their outcome is recorded as
+  // the queue is destroyed. Idempotent.
   void stop(std::chrono::milliseconds grace);
 
  private:
+  void release(const std::vector<long long>& ids);
+
   JobQueueOptions options_;
   bool stopped_ = false;
   std::atomic<JobWorkers*> wake_target_{nullptr};

@@ -16,6 +16,8 @@ namespace ps::scheduler {
 
 namespace {
 constexpr auto kOutageBackoff = std::chrono::seconds(1);
+// A job whose instance is not running here waits this long before it is claimed again.
+constexpr auto kNotRunningDelay = std::chrono::milliseconds(1000);
 }
 
 JobWorkers::JobWorkers(WorkerOptions options, runtime::AppRegistry& registry, Completer& completer,
@@ -45,18 +47,32 @@ void JobWorkers::wake(Clock::time_point due) {
 }
 
 void JobWorkers::stop_claiming() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
+  std::unique_lock lock(mutex_);
+  stopping_ = true;
   wake_.notify_all();
+  // A claim that is under way lands its jobs in local_, not in a slot.
+  idle_.wait(lock, [this] { return !claiming_; });
+}
+
+std::vector<long long> JobWorkers::take_unstarted() {
+  std::lock_guard lock(mutex_);
+  std::vector<long long> ids;
+  for (const auto& job : local_) {
+    ids.push_back(job.id);
+    held_.erase(job.id);
+  }
+  local_.clear();
+  return ids;
 }
 
 bool JobWorkers::wait_idle(std::chrono::milliseconds grace) {
   std::unique_lock lock(mutex_);
-  // Claimed jobs not started yet are left for the release.
-  local_.clear();
   return idle_.wait_for(lock, grace, [this] { return running_ == 0; });
+}
+
+std::vector<long long> JobWorkers::held() const {
+  std::lock_guard lock(mutex_);
+  return {held_.begin(), held_.end()};
 }
 
 void JobWorkers::loop() {
@@ -76,9 +92,12 @@ void JobWorkers::loop() {
     if (Clock::now() >= next_poll) next_poll = Clock::now() + options_.poll_interval;
     due_now_ = false;
     if (Clock::now() >= next_due_) next_due_ = Clock::time_point::max();
+    claiming_ = true;
     lock.unlock();
     int claimed = claim(wanted);
     lock.lock();
+    claiming_ = false;
+    idle_.notify_all();
     if (claimed < 0) {
       wake_.wait_for(lock, kOutageBackoff, [this] { return stopping_; });
       due_now_ = true;
@@ -127,7 +146,10 @@ int JobWorkers::claim(int wanted) {
   int claimed = static_cast<int>(jobs.size());
   {
     std::lock_guard lock(mutex_);
-    for (auto& job : jobs) local_.push_back(std::move(job));
+    for (auto& job : jobs) {
+      held_.insert(job.id);
+      local_.push_back(std::move(job));
+    }
   }
   pump();
   return claimed;
@@ -142,7 +164,8 @@ void JobWorkers::pump() {
     ClaimedJob job;
     {
       std::lock_guard lock(mutex_);
-      if (running_ >= options_.slots || local_.empty()) break;
+      // Once stopping, claimed jobs wait in local_ for the release.
+      if (stopping_ || running_ >= options_.slots || local_.empty()) break;
       job = std::move(local_.front());
       local_.pop_front();
       ++running_;
@@ -172,7 +195,13 @@ void JobWorkers::dispatch(ClaimedJob job) {
   metrics_.counter("plugin_server_jobs_started_total", "Job attempts started.", {{"app", app}}).inc();
   auto done = [this, job, app](runtime::CallOutcome outcome) {
     JobOutcome o{job.id, app, Verdict::Succeeded, ""};
-    if (!outcome.ok()) {
+    if (outcome.failure == runtime::Failure::Unavailable) {
+      // Its instance is not running here (still setting up, being
+      // replaced, or stopping with the daemon): the job waits, uncounted.
+      o.verdict = Verdict::Postponed;
+      o.error = outcome.error;
+      o.retry_delay = kNotRunningDelay;
+    } else if (!outcome.ok()) {
       o.error = outcome.error;
       if (job.attempts < job.max_attempts) {
         o.verdict = Verdict::Retry;
@@ -193,9 +222,13 @@ void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcom
     spdlog::warn("jobs: {} {} of {} {}: {}", job.kind, job.name, app,
                  outcome.verdict == Verdict::Failed ? "failed" : "discarded", outcome.error);
   }
+  if (outcome.verdict == Verdict::Postponed) {
+    spdlog::info("jobs: {} {} of {} is back in the queue, uncounted ({})", job.kind, job.name, app, outcome.error);
+  }
   completer_.add(std::move(outcome));
   {
     std::lock_guard lock(mutex_);
+    held_.erase(job.id);
     --running_;
     if (maybe_more_) due_now_ = true;
   }

@@ -9,8 +9,10 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "db/session.h"
 #include "scheduler/job_outcome.h"
@@ -47,10 +49,15 @@ class JobWorkers {
 
   // A job is due at `due` (now, when it is in the past).
   void wake(Clock::time_point due = Clock::time_point::min());
-  // Claims nothing more; running jobs go on.
+  // Claims nothing more, once a claim under way has landed; running jobs go on.
   void stop_claiming();
+  // After stop_claiming(): the jobs claimed and not started, which will not
+  // be started now (to release for other daemons).
+  std::vector<long long> take_unstarted();
   // Waits up to `grace` for running jobs; true when none is left.
   bool wait_idle(std::chrono::milliseconds grace);
+  // The jobs this daemon holds: claimed and not finished.
+  std::vector<long long> held() const;
 
  private:
   void loop();
@@ -67,11 +74,13 @@ class JobWorkers {
   db::Session session_;
   const int min_chunk_;  // free slots worth a claim while there is a backlog
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
   int running_ = 0;
   std::deque<ClaimedJob> local_;  // claimed, waiting for a slot
+  std::set<long long> held_;      // claimed, not finished (waiting or running)
+  bool claiming_ = false;         // a claim transaction is under way
   bool due_now_ = true;  // claim at once (also at start)
   bool maybe_more_ = false;  // the last claim was full: more may be due
   Clock::time_point next_due_ = Clock::time_point::max();

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/periodic.h"
 #include "db/session.h"
@@ -23,6 +24,9 @@ struct MaintenanceOptions {
   std::string worker_id;
   std::chrono::milliseconds lease{30000};
   int retention_hours = 168;
+  // The ids of the jobs this daemon holds (claimed, not finished): only
+  // their leases are renewed.
+  std::function<std::vector<long long>()> held;
 };
 
 class Maintenance {
@@ -33,12 +37,19 @@ class Maintenance {
 
  private:
   void tick(long n);
+  void renew_and_rescue();
+  void prune();
+  void publish_depth();
 
   MaintenanceOptions options_;
   metrics::Registry& metrics_;
   std::function<void()> on_rescued_;
   db::Session session_;  // used by the maintenance thread only
   long ticks_ = 0;
+  // After an outage nobody could renew: leases of live jobs (other
+  // daemons' too) look expired. Rescue only once they had a lease to renew.
+  bool in_outage_ = false;
+  std::chrono::steady_clock::time_point rescue_from_{};
   std::unique_ptr<base::Periodic> periodic_;  // last: stops before the state it uses goes
 };
 

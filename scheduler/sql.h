@@ -64,6 +64,13 @@ inline constexpr const char* kRetry = R"SQL(
   FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, delay_ms bigint, error text)
   WHERE jobs.id = r.id AND jobs.locked_by = $2 AND jobs.state = 'running'
 )SQL";
+// $1: [{id, delay_ms}]: attempts that did not really run, not counted.
+inline constexpr const char* kPostpone = R"SQL(
+  UPDATE jobs SET state = 'available', attempts = greatest(jobs.attempts - 1, 0),
+                  run_at = now() + r.delay_ms * interval '1 millisecond', locked_by = NULL, locked_until = NULL
+  FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, delay_ms bigint)
+  WHERE jobs.id = r.id AND jobs.locked_by = $2 AND jobs.state = 'running'
+)SQL";
 // $1: [{id, state ('failed' or 'discarded'), error}]
 inline constexpr const char* kFinish = R"SQL(
   UPDATE jobs SET state = r.state, last_error = r.error, finished_at = now(), locked_by = NULL, locked_until = NULL
@@ -71,10 +78,13 @@ inline constexpr const char* kFinish = R"SQL(
   WHERE jobs.id = r.id AND jobs.locked_by = $2 AND jobs.state = 'running'
 )SQL";
 
-// $1: this daemon's id, $2: lease in ms.
+// Exactly the jobs this daemon holds in memory: a row it claimed but lost
+// track of (a claim whose commit was in doubt, an outcome lost to the
+// unflushed commit) expires and is rescued.
+// $1: this daemon's id, $2: lease in ms, $3: the held ids as an array literal.
 inline constexpr const char* kRenewLeases = R"SQL(
   UPDATE jobs SET locked_until = now() + $2 * interval '1 millisecond'
-  WHERE locked_by = $1 AND state = 'running'
+  WHERE id = ANY($3::bigint[]) AND locked_by = $1 AND state = 'running'
 )SQL";
 
 // Jobs whose daemon died: run again, or failed when out of attempts.
@@ -88,12 +98,14 @@ inline constexpr const char* kRescue = R"SQL(
   RETURNING state
 )SQL";
 
-// At shutdown: this daemon's unfinished jobs go back to the queue at once,
-// without counting the interrupted attempt. $1: this daemon's id.
+// At shutdown: jobs this daemon claimed but never started go back to the
+// queue at once, without counting the attempt. Jobs still running are not
+// released (they would run twice at once): their outcome, or their lease,
+// settles them. $1: this daemon's id, $2: the ids as an array literal.
 inline constexpr const char* kRelease = R"SQL(
   UPDATE jobs SET state = 'available', attempts = greatest(attempts - 1, 0), run_at = now(),
                   locked_by = NULL, locked_until = NULL
-  WHERE locked_by = $1 AND state = 'running'
+  WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'
 )SQL";
 
 // $1: retention in hours.

@@ -205,15 +205,17 @@ void Daemon::stop() {
     p.pipeline->stop(std::chrono::milliseconds(config_.server.shutdown_grace_ms));
   }
   if (p.jobs) p.jobs->stop(std::chrono::milliseconds(config_.server.shutdown_grace_ms));
+  // Jobs that outlived the grace period report to the queue until the runtime stops.
   if (p.runtime) p.runtime->stop();
   // HTTP handlers use the runtime: close HTTP before the runtime goes.
   p.http.reset();
-  p.runtime.reset();
-  // Jobs that outlived the grace period reported to the queue until the runtime stopped.
   p.pipeline.reset();
   p.embedded_broker.reset();
   p.jobs.reset();
+  // The enqueuer's last commits answer into the runtime's JS threads: it
+  // goes first, while they are there.
   p.enqueuer.reset();
+  p.runtime.reset();
   p.postgres_monitor.reset();
   p.pool.reset();
   parts_.reset();

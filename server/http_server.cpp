@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,34 +23,69 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A client that sends nothing for this long is dropped, so a slow client
-// holds one socket at most this long and never blocks anybody else.
-constexpr auto kIdleTimeout = std::chrono::seconds(10);
+// A request must arrive whole within this long (and a kept-alive
+// connection must send its next one), so a slow client holds a socket
+// briefly and never blocks anybody else.
+constexpr auto kRequestTimeout = std::chrono::seconds(5);
 constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-constexpr int kMaxConnections = 256;
+constexpr std::size_t kMaxConnections = 256;
+
+class Session;
+
+// The open connections, oldest first. At the cap, a new client (a probe)
+// takes the place of the oldest connection that is only waiting for a
+// request, so idle clients can never keep /_health from answering.
+class SessionTable {
+ public:
+  using Handle = std::list<Session*>::iterator;
+  Handle add(Session* session) {
+    std::lock_guard lock(mutex_);
+    return sessions_.insert(sessions_.end(), session);
+  }
+  void remove(Handle handle) {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(handle);
+  }
+  // Makes room for one more: false when every connection is busy with a request.
+  bool make_room();
+
+ private:
+  std::mutex mutex_;
+  std::list<Session*> sessions_;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpRoutes& routes, std::atomic<int>& open)
-      : stream_(std::move(socket)), routes_(routes), open_(open) {
-    ++open_;
-  }
-  ~Session() { --open_; }
+  Session(tcp::socket socket, const HttpRoutes& routes, SessionTable& table)
+      : stream_(std::move(socket)), routes_(routes), table_(table), handle_(table.add(this)) {}
+  ~Session() { table_.remove(handle_); }
 
   void start() { read(); }
+
+  // Waiting for a request, with nothing under way: safe to drop.
+  bool idle() const { return reading_; }
+  // Closes the connection from the I/O thread; the pending read ends.
+  void evict() {
+    auto self = weak_from_this().lock();
+    if (!self) return;  // already on its way out
+    reading_ = false;
+    asio::post(stream_.get_executor(), [self] { self->close(); });
+  }
 
  private:
   void read() {
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
     parser_->body_limit(kMaxBodyBytes);
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(kRequestTimeout);
+    reading_ = true;
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
+    reading_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted) {
       close();
@@ -114,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(body);
     res->prepare_payload();
     if (head) res->body().clear();
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(kRequestTimeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
       if (ec || !keep_alive) {
         self->close();
@@ -134,8 +172,22 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpRoutes& routes_;
-  std::atomic<int>& open_;
+  SessionTable& table_;
+  SessionTable::Handle handle_;
+  std::atomic<bool> reading_{false};
 };
+
+bool SessionTable::make_room() {
+  std::lock_guard lock(mutex_);
+  if (sessions_.size() < kMaxConnections) return true;
+  for (auto* session : sessions_) {
+    if (session->idle()) {
+      session->evict();
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -143,25 +195,45 @@ struct HttpServer::Impl {
   // Sessions refer to these two, and the last sessions die with `io`: keep
   // them declared before it so they outlive it.
   HttpRoutes routes;
-  std::atomic<int> open_sessions{0};
+  SessionTable sessions;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_backoff{io};
+  std::chrono::milliseconds backoff{0};
+  std::chrono::steady_clock::time_point last_accept_warning;
+  int accept_errors = 0;  // since the last warning
   std::thread thread;
 
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (open_sessions.load() >= kMaxConnections) {
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<Session>(std::move(socket), routes, open_sessions)->start();
-        }
+      if (ec) return accept_failed(ec);
+      backoff = std::chrono::milliseconds(0);
+      if (sessions.make_room()) {
+        std::make_shared<Session>(std::move(socket), routes, sessions)->start();
       } else {
-        spdlog::warn("http: accept failed: {}", ec.message());
+        beast::error_code ignored;
+        socket.close(ignored);
       }
       accept();
+    });
+  }
+
+  // Out of file descriptors (or another accept error): wait, longer each
+  // time up to a second, instead of spinning; warn at most once a second.
+  void accept_failed(const beast::error_code& ec) {
+    ++accept_errors;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_warning >= std::chrono::seconds(1)) {
+      spdlog::warn("http: accept failed: {} ({} time(s) since the last warning); retrying in {} ms", ec.message(),
+                   accept_errors, std::max<long>(10, static_cast<long>(backoff.count())));
+      last_accept_warning = now;
+      accept_errors = 0;
+    }
+    backoff = std::clamp(backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    accept_backoff.expires_after(backoff);
+    accept_backoff.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec) accept();
     });
   }
 };

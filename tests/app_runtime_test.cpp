@@ -161,7 +161,8 @@ TEST_CASE("instances: a second bundle with an app's name is refused for that tea
                      "); two would share one instance's storage and jobs") == 0);
 }
 
-TEST_CASE("instances: setupPlugin runs first, is retried, then the instance is disabled", "[runtime][instances]") {
+TEST_CASE("instances: setupPlugin runs first and is retried with capped backoff for as long as it fails",
+          "[runtime][instances]") {
   RuntimeHarness h;
   auto flaky = h.write_app("flaky", {{"index.js", R"(
     export async function setupPlugin({ storage, global }) {
@@ -172,20 +173,40 @@ TEST_CASE("instances: setupPlugin runs first, is retried, then the instance is d
     }
     export function processEvent(e, { global }) { e.properties.ready = global.ready; return e }
   )"}});
-  auto hopeless = h.write_app("hopeless", {{"index.js", R"(
-    export function setupPlugin() { throw new Error('never') }
-    export function processEvent(e) { e.properties.hopeless = true; return e }
+  // Fails until told otherwise: a database that is down for a while, say.
+  auto patient = h.write_app("patient", {{"index.js", R"(
+    export async function setupPlugin({ storage }) {
+      const n = (await storage.get('attempts', 0)) + 1
+      await storage.set('attempts', n)
+      if (!(await storage.get('go'))) throw new Error('not yet')
+    }
+    export function processEvent(e) { e.properties.patient = true; return e }
   )"}});
-  h.load({RuntimeHarness::entry(flaky, {1}), RuntimeHarness::entry(hopeless, {1})});
+  h.load({RuntimeHarness::entry(flaky, {1}), RuntimeHarness::entry(patient, {1})});
   auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
   CHECK(out["event"]["properties"]["ready"] == 3);
-  CHECK_FALSE(out["event"]["properties"].contains("hopeless"));
+  CHECK_FALSE(out["event"]["properties"].contains("patient"));
+  std::string state;
   for (const auto& s : h.runtime().registry().status()) {
-    if (s.app == "hopeless") {
-      CHECK(s.state == "disabled");
-      CHECK(s.error == "setupPlugin failed: Error: never (after 3 attempts)");
-    }
+    if (s.app == "patient") state = s.state + ": " + s.error;
   }
+  CHECK(state.find("setup_failed: setupPlugin failed: Error: not yet (attempt ") == 0);
+  // It keeps trying (more attempts than the loader waited for), and once it
+  // can, it is ready without a restart.
+  auto patient_id = h.query("SELECT id FROM app_instances WHERE app_name = 'patient'");
+  auto attempts = [&] {
+    return std::stoi(h.query("SELECT value::text FROM app_storage WHERE key = 'attempts' AND instance_id = " + patient_id));
+  };
+  for (int i = 0; i < 200 && attempts() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  CHECK(attempts() >= 6);
+  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + patient_id + ", 'go', 'true') RETURNING 1");
+  json after;
+  for (int i = 0; i < 200; ++i) {
+    after = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+    if (after["event"]["properties"].contains("patient")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CHECK(after["event"]["properties"]["patient"] == true);
 }
 
 TEST_CASE("instances: storage is durable, JSON-valued and scoped to the instance", "[runtime][storage]") {
@@ -265,6 +286,22 @@ TEST_CASE("instances: a heap break replaces the isolate and runs setupPlugin aga
         std::string::npos);
 }
 
+TEST_CASE("instances: storage and enqueues fired in teardownPlugin finish safely at shutdown", "[runtime][instances]") {
+  // Once a crash at shutdown: the completions posted into JS threads that were gone.
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("flood", {{"index.js", R"(
+    export const jobs = { later: () => {} }
+    export function teardownPlugin({ storage, jobs }) {
+      for (let i = 0; i < 5000; i++) { storage.set('k' + i, i); jobs.later({ i }).runIn(1, 'hour') }
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  h->restart({});
+  // The writes the app started were kept.
+  CHECK(h->query("SELECT count(*) FROM app_storage WHERE key LIKE 'k%'") == "5000");
+  CHECK(h->query("SELECT count(*) FROM jobs WHERE name = 'later'") == "5000");
+}
+
 TEST_CASE("instances: teardownPlugin runs at stop", "[runtime][instances]") {
   RuntimeHarness h;
   auto app = h.write_app("tidy", {{"index.js", R"(
@@ -288,4 +325,24 @@ TEST_CASE("instances: calls are counted in metrics, console lines too", "[runtim
   CHECK(text.find("plugin_server_app_console_messages_total{app=\"chatty\",level=\"warn\"} 2") != std::string::npos);
   CHECK(text.find("plugin_server_app_call_duration_seconds_count{app=\"chatty\",method=\"processEvent\"} 2") !=
         std::string::npos);
+}
+
+TEST_CASE("instances: console output is cut, and a flood is dropped and counted", "[runtime][console]") {
+  RuntimeHarness h;
+  auto app = h.write_app("loud", {{"index.js", R"(
+    export function processEvent(e) {
+      console.log('x'.repeat(20e6))
+      for (let i = 0; i < 1000; i++) console.log('line ' + i + '\n[fake] daemon line')
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  CHECK(out["failed"].empty());
+  auto text = h.metrics().render();
+  CHECK(text.find("plugin_server_app_console_messages_total{app=\"loud\",level=\"log\"} 1001") != std::string::npos);
+  // 100 a second pass (the first burst); nearly all the rest of the loop is dropped.
+  auto at = text.find("plugin_server_app_console_dropped_total{app=\"loud\"} ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(text.substr(at + std::string("plugin_server_app_console_dropped_total{app=\"loud\"} ").size())) >= 500);
 }

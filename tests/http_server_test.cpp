@@ -3,7 +3,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include <sstream>
 #include <thread>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "server/http_server.h"
 #include "tests/support/http_client.h"
@@ -94,4 +101,63 @@ TEST_CASE("http server: a handler may answer later from another thread", "[http]
   CHECK(reply.rfind("HTTP/1.1 201", 0) == 0);
   CHECK(reply.find("x=1:hello") != std::string::npos);
   CHECK(ps::test::http_request("GET", "127.0.0.1", server.port(), "/echo").status == 405);
+}
+
+TEST_CASE("http server: idle and half-sent connections cannot take the endpoint away", "[http]") {
+  auto server = make_server();
+  namespace asio = boost::asio;
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> idle;
+  for (int i = 0; i < 400; ++i) {
+    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+    socket->connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server.port())});
+    // Half of them start a request and never finish it.
+    if (i % 2) asio::write(*socket, asio::buffer(std::string("GET /hello HTTP/1.1\r\nHost: x\r\n")));
+    idle.push_back(std::move(socket));
+  }
+  for (int i = 0; i < 20; ++i) CHECK(http_get("127.0.0.1", server.port(), "/hello").status == 200);
+}
+
+TEST_CASE("http server: out of file descriptors, accepting backs off and recovers", "[http]") {
+  auto server = make_server();
+  // Log lines the server writes, counted.
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  namespace asio = boost::asio;
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> clients;
+  {
+    // Few descriptors left: connections queue up that the server cannot accept.
+    rlimit old{};
+    getrlimit(RLIMIT_NOFILE, &old);
+    int open_now = 0;
+    for (int fd = 0; fd < 4096; ++fd) open_now += fcntl(fd, F_GETFD) != -1;
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(open_now + 60);
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (int i = 0; i < 100; ++i) {
+      auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+      boost::system::error_code ec;
+      socket->connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server.port())}, ec);
+      if (ec) break;
+      clients.push_back(std::move(socket));
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    clients.clear();
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  }
+  spdlog::set_default_logger(previous);
+  bool recovered = false;
+  for (int i = 0; i < 50 && !recovered; ++i) {
+    recovered = http_get("127.0.0.1", server.port(), "/hello").status == 200;
+    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(recovered);
+  auto text = log.str();
+  int warnings = 0;
+  for (auto at = text.find("accept failed"); at != std::string::npos; at = text.find("accept failed", at + 1)) ++warnings;
+  INFO(text);
+  CHECK(warnings >= 1);  // it did run out
+  CHECK(warnings <= 4);  // at most one a second, not one per attempt
 }

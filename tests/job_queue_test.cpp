@@ -215,3 +215,63 @@ TEST_CASE("queue: task periods are UTC minutes, hours and days", "[jobs][queue]"
   CHECK(ps::scheduler::period_start("runEveryHour", at) == 1706702400);
   CHECK(ps::scheduler::period_start("runEveryDay", at) == 1706659200);
 }
+
+TEST_CASE("queue: an error text with U+0000 is stored, and the other outcomes of its batch too", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("nul", {{"index.js", R"(
+    export const jobs = {
+      poison: async () => { throw new Error('bad\u0000thing') },
+      fine: async (i, { storage }) => { await storage.set('fine' + i, true) },
+    }
+    export async function processEvent(e, { jobs }) {
+      const all = [jobs.poison().runNow()]
+      for (let i = 0; i < 20; i++) all.push(jobs.fine(i).runNow())
+      await Promise.all(all)
+      return e
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  process(*h);
+  CHECK(h->wait_for("SELECT state FROM jobs WHERE name = 'poison'", "failed") == "failed");
+  CHECK(h->query("SELECT last_error FROM jobs WHERE name = 'poison'") == "Error: bad\xEF\xBF\xBDthing (attempt 3 of 3)");
+  CHECK(h->wait_for("SELECT count(*) FROM jobs WHERE name = 'fine'", "0") == "0");
+  CHECK(h->query("SELECT count(*) FROM app_storage WHERE key LIKE 'fine%'") == "20");
+}
+
+TEST_CASE("queue: a payload Postgres cannot store is refused alone, the jobs beside it are kept", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("mixed", {{"index.js", R"(
+    export const jobs = { later: () => {} }
+    export async function processEvent(e, { jobs }) {
+      const results = await Promise.allSettled([
+        jobs.later('a\u0000b').runIn(1, 'hour'), jobs.later('\ud800').runIn(1, 'hour'),
+        jobs.later({ ok: 1 }).runIn(1, 'hour'), jobs.later({ ok: 2 }).runIn(1, 'hour'),
+      ])
+      e.properties.out = results.map((r) => r.status === 'fulfilled' ? 'ok' : r.reason.message)
+      return e
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  auto r = h->runtime().chain().process(1, R"({"event":"e","team_id":1,"properties":{}})").get();
+  REQUIRE(r.event);
+  auto out = json::parse(*r.event)["properties"]["out"];
+  CHECK(out[0] == "the job could not be enqueued: the payload cannot be stored: it holds \\u0000, which Postgres cannot store");
+  CHECK(out[1].get<std::string>().find("unpaired surrogate") != std::string::npos);
+  CHECK(out[2] == "ok");
+  CHECK(out[3] == "ok");
+  CHECK(h->query("SELECT count(*) FROM jobs WHERE name = 'later'") == "2");
+}
+
+TEST_CASE("queue: only jobs the daemon holds keep their leases, a lost one is rescued", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  h->queue_options().worker_id = "this-daemon";
+  auto app = h->write_app("lost", {{"index.js", "export const jobs = { j: async (p, { storage }) => { await storage.set('ran', p) } }"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  auto id = h->query("SELECT id FROM app_instances");
+  // A row this daemon's id holds in Postgres but not in memory (a claim
+  // whose commit was in doubt, an outcome lost): once renewed forever.
+  h->query("INSERT INTO jobs (instance_id, name, payload, state, attempts, max_attempts, locked_by, locked_until) VALUES (" +
+           id + ", 'j', '7', 'running', 1, 3, 'this-daemon', now() + interval '2 seconds') RETURNING id");
+  CHECK(h->wait_for("SELECT value::text FROM app_storage WHERE key = 'ran'", "7", 30s) == "7");
+  CHECK(h->query("SELECT count(*) FROM jobs") == "0");
+}

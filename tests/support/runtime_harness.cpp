@@ -18,6 +18,7 @@ runtime::RuntimeOptions RuntimeHarness::fast_options() {
   o.limits.heap_bytes = 64u << 20;
   o.setup_attempts = 3;
   o.setup_backoff = std::chrono::milliseconds(20);
+  o.setup_backoff_max = std::chrono::milliseconds(100);
   o.blocking_threads = 2;
   // The tests' own servers listen on loopback, which apps may not reach by default.
   o.fetch.allowed_hosts = {"127.0.0.1"};
@@ -62,9 +63,10 @@ void RuntimeHarness::make_runtime() {
 void RuntimeHarness::stop_runtime() {
   if (queue_) queue_->stop(std::chrono::seconds(5));
   if (runtime_) runtime_->stop();
-  runtime_.reset();
+  // As the daemon does: the enqueuer answers into the runtime's threads.
   queue_.reset();
   enqueuer_.reset();
+  runtime_.reset();
 }
 
 void RuntimeHarness::load(const std::vector<config::AppConfig>& apps) {
