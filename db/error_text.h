@@ -1,5 +1,6 @@
 #pragma once
-// libpq's messages end in newlines; one-line logs and errors want them without.
+// One-line text of a database error: libpq's messages end in newlines, and
+// a lost connection is named as such.
 
 #include <exception>
 #include <string>

@@ -29,7 +29,10 @@ struct RuntimeOptions {
   int threads = 0;  // 0 = one per core
   Limits limits;
   FetchOptions fetch;
-  int setup_attempts = 3;
+  // Start-up waits for each instance's first setup attempt only (instances
+  // load side by side, one per JS thread at a time); one that failed goes
+  // on retrying in the background and becomes ready on its own.
+  int setup_attempts = 1;
   std::chrono::milliseconds setup_backoff{1000};
   std::chrono::milliseconds setup_backoff_max{300000};
   int blocking_threads = 4;  // for storage queries

@@ -367,13 +367,24 @@ void Sandbox::Impl::park(Local<v8::Promise> promise, CallDone done) {
   });
 }
 
+// The call's async work would go on in the isolate (a chain of fetches, a
+// loop over storage) beside its retry: the isolate is marked broken, so the
+// owner replaces it, which ends that work. Calls still pending in it fail
+// as unavailable (a job among them goes back to the queue uncounted).
 void Sandbox::Impl::expire(std::uint64_t id) {
   auto it = calls.find(id);
   if (it == calls.end()) return;
   auto done = std::move(it->second.done);
   calls.erase(it);
+  broken = true;
+  auto others = std::move(calls);
+  calls.clear();
   done({Failure::WallLimit, std::nullopt,
         "did not settle within the time limit of " + std::to_string(opt.limits.wall.count()) + " ms"});
+  for (auto& [other, call] : others) {
+    call.done({Failure::Unavailable, std::nullopt,
+               "the app's isolate is replaced: another of its calls overran the time limit"});
+  }
 }
 
 void Sandbox::Impl::settle_calls() {

@@ -7,6 +7,7 @@
 
 #include "runtime/event_chain.h"
 #include "tests/support/runtime_harness.h"
+#include "tests/support/scripted_server.h"
 
 using ps::runtime::Failure;
 using ps::runtime::InstanceState;
@@ -345,4 +346,35 @@ TEST_CASE("instances: console output is cut, and a flood is dropped and counted"
   auto at = text.find("plugin_server_app_console_dropped_total{app=\"loud\"} ");
   REQUIRE(at != std::string::npos);
   CHECK(std::stod(text.substr(at + std::string("plugin_server_app_console_dropped_total{app=\"loud\"} ").size())) >= 500);
+}
+
+TEST_CASE("instances: a call over the wall-clock limit does nothing more, and the instance runs again",
+          "[runtime][limits]") {
+  ps::test::ScriptedServer server({200}, /*hold_ms=*/3000);
+  RuntimeHarness h;
+  auto app = h.write_app("slow", {{"index.js", "const base = '" + server.base() + R"('
+    export async function processEvent(e, { storage }) {
+      if (e.event === 'slow') {
+        await fetch(base + '/hold')
+        await storage.set('late', true)  // after the call was given up on: must never happen
+      }
+      e.properties.fine = true
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto slow = run_chain(h, 1, R"({"event":"slow","team_id":1,"properties":{}})");
+  REQUIRE(slow["failed"].size() == 1);
+  CHECK(slow["failed"][0].get<std::string>().find("did not settle within the time limit of 2000 ms") != std::string::npos);
+  json after;
+  for (int i = 0; i < 200; ++i) {
+    after = run_chain(h, 1, R"({"event":"ok","team_id":1,"properties":{}})");
+    if (after["failed"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CHECK(after["event"]["properties"]["fine"] == true);
+  // Past the moment the held response came back.
+  for (int i = 0; i < 100 && server.hits("/hold") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(h.query("SELECT count(*) FROM app_storage WHERE key = 'late'") == "0");
 }

@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "db/error_text.h"
 #include "db/migrations.h"
 #include "db/pool.h"
 #include "tests/support/test_database.h"
@@ -98,4 +99,19 @@ TEST_CASE("pool: an unreachable server is an error, not a hang", "[db]") {
   CHECK_THROWS_AS(pool.acquire(), pqxx::broken_connection);
   // The failed connect gave its slot back.
   CHECK_THROWS_AS(pool.acquire(std::chrono::milliseconds(100)), pqxx::broken_connection);
+}
+
+TEST_CASE("error text: a lost or refused connection says that Postgres is unreachable", "[db]") {
+  ps::db::Pool pool("postgresql://postgres@/x?host=/nonexistent-socket-dir", 1, std::chrono::seconds(2));
+  try {
+    pool.acquire();
+    FAIL("connected");
+  } catch (const std::exception& e) {
+    auto text = ps::db::error_text(e);
+    CHECK(text.rfind("Postgres is unreachable: ", 0) == 0);
+    CHECK(text.find('\n') == std::string::npos);
+  }
+  CHECK(ps::db::error_text(std::runtime_error("Could not obtain client encoding.\n")) ==
+        "Postgres is unreachable: Could not obtain client encoding.");
+  CHECK(ps::db::error_text(std::runtime_error("ERROR:  syntax error\n")) == "ERROR:  syntax error");
 }
