@@ -64,7 +64,8 @@ Manifest parse_manifest(const std::string& text, const std::string& source) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // A syntax error, or a number beyond a double (out_of_range): both mean the file is unusable.
     throw BundleError(source + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object()) throw BundleError(source + ": must be a JSON object");

@@ -89,8 +89,12 @@ std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) 
 }  // namespace
 
 std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& archive, std::size_t max_bytes) {
-  const std::string name = archive.string();
-  std::string data = gunzip(read_file(archive, max_bytes), name, max_bytes);
+  return unpack_tar_gz(read_file(archive, max_bytes), archive.string(), max_bytes);
+}
+
+std::map<std::string, std::string> unpack_tar_gz(const std::string& compressed, const std::string& name,
+                                                 std::size_t max_bytes) {
+  std::string data = gunzip(compressed, name, max_bytes);
 
   std::map<std::string, std::string> files;
   std::string long_name;  // from a GNU 'L' entry, for the entry that follows

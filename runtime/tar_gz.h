@@ -12,5 +12,8 @@ namespace ps::runtime {
 // or the tar end is missing), holds a path that escapes the archive, or
 // expands past `max_bytes`.
 std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& archive, std::size_t max_bytes);
+// The same for an archive already in memory; `name` names it in errors.
+std::map<std::string, std::string> unpack_tar_gz(const std::string& compressed, const std::string& name,
+                                                 std::size_t max_bytes);
 
 }  // namespace ps::runtime

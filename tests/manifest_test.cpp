@@ -44,3 +44,8 @@ TEST_CASE("manifest: each mistake is a clear error naming the file", "[runtime][
   CHECK_THROWS_WITH(parse_manifest(R"({"name":"x","config":[{"key":"k","secret":"yes"}]})", "p"),
                     Catch::Contains("\"secret\" must be true or false"));
 }
+
+TEST_CASE("manifest: a number beyond a double is a clear error, not a crash (found by the fuzzer)", "[runtime][manifest]") {
+  CHECK_THROWS_WITH(ps::runtime::parse_manifest(R"({"name":"a","x":1e999})", "app/plugin.json"),
+                    Catch::Contains("app/plugin.json: not valid JSON"));
+}
