@@ -65,7 +65,10 @@ constexpr auto kWaitForRoom = std::chrono::milliseconds(500);
 
 }  // namespace
 
-struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafka::RebalanceCb {
+struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
+                             RdKafka::EventCb,
+                             RdKafka::RebalanceCb,
+                             std::enable_shared_from_this<EventPipeline::Impl> {
   PipelineOptions opt;
   const runtime::EventChain& chain;
   metrics::Counter& consumed;
@@ -283,7 +286,11 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
       assigned_gauge.set(static_cast<double>(in_flight.partitions()));
       spdlog::info("ingestion: assigned {} partition(s) of {}", assigned.size(), opt.input_topic);
       c->assign(assigned);
-      if (paused) c->pause(assigned);
+      // librdkafka keeps a partition's pause across assignments (a resume
+      // between revoke and assign reaches no partition): set every assigned
+      // partition to what the flow control says now.
+      auto set = paused ? c->pause(assigned) : c->resume(assigned);
+      if (set) spdlog::warn("ingestion: {} after assignment: {}", paused ? "pause" : "resume", RdKafka::err2str(set));
       return;
     }
     // Revoked: commit what is settled; what is still in flight will be read
@@ -318,31 +325,32 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     ready = nullptr;
   }
 
+  // The chain may answer after the pipeline is gone (an app call outlived
+  // the shutdown grace): the answer then finds nobody and is dropped.
   void walk(PendingEvent e) {
     auto team = e.event.team_id;
     auto json = std::move(e.event.json);
-    chain.process(team, std::move(json),
-                  [this, team, partition = e.partition, offset = e.offset, generation = e.generation,
-                   consumed_at = e.consumed_at, key = std::move(e.key), source = std::move(e.source),
-                   source_key = std::move(e.source_key)](runtime::ChainResult r) {
-                    if (!r.failed.empty()) failed_in_app.inc();
-                    if (!r.event) {
-                      dropped.inc();
-                      settle(partition, offset, generation, consumed_at);
-                    } else if (r.event->size() > opt.max_message_bytes) {
-                      refused_outputs.inc();
-                      produce(dead_letter(partition, offset, generation, consumed_at, *source, source_key,
-                                          "the processed event is " + std::to_string(r.event->size()) +
-                                              " bytes, over kafka.max_message_bytes (" +
-                                              std::to_string(opt.max_message_bytes) + ")"));
-                    } else {
-                      chain.on_event(team, *r.event);
-                      produce(std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at,
-                                                              &opt.output_topic, key, std::move(*r.event), {}, false,
-                                                              source, source_key}));
-                    }
-                    if (auto next = in_flight.key_done(partition, generation, key)) run(std::move(*next));
-                  });
+    chain.process(team, std::move(json), [weak = weak_from_this(), e = std::move(e)](runtime::ChainResult r) mutable {
+      if (auto self = weak.lock()) self->chain_done(std::move(e), std::move(r));
+    });
+  }
+
+  void chain_done(PendingEvent e, runtime::ChainResult r) {
+    if (!r.failed.empty()) failed_in_app.inc();
+    if (!r.event) {
+      dropped.inc();
+      settle(e.partition, e.offset, e.generation, e.consumed_at);
+    } else if (r.event->size() > opt.max_message_bytes) {
+      refused_outputs.inc();
+      produce(dead_letter(e.partition, e.offset, e.generation, e.consumed_at, *e.source, e.source_key,
+                          "the processed event is " + std::to_string(r.event->size()) +
+                              " bytes, over kafka.max_message_bytes (" + std::to_string(opt.max_message_bytes) + ")"));
+    } else {
+      chain.on_event(e.event.team_id, *r.event);
+      produce(std::make_unique<Ticket>(Ticket{e.partition, e.offset, e.generation, e.consumed_at, &opt.output_topic,
+                                              e.key, std::move(*r.event), {}, false, e.source, e.source_key}));
+    }
+    if (auto next = in_flight.key_done(e.partition, e.generation, e.key)) run(std::move(*next));
   }
 
   // --- producing ------------------------------------------------------------
@@ -479,10 +487,20 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
     }
   }
 
-  // Consumer lag per partition, from librdkafka's statistics.
+  // Consumer lag per partition, from librdkafka's statistics; and whether
+  // a broker is up, which says the brokers are back even while fetching is
+  // paused and no message arrives to say so.
   void record_lag(const std::string& stats_json) {
     auto stats = nlohmann::json::parse(stats_json, nullptr, false);
     if (!stats.is_object() || stats.value("type", "") != "consumer") return;
+    if (auto brokers = stats.find("brokers"); brokers != stats.end() && brokers->is_object()) {
+      for (const auto& [name, broker] : brokers->items()) {
+        if (broker.is_object() && broker.value("nodeid", -1) >= 0 && broker.value("state", "") == "UP") {
+          reachable();
+          break;
+        }
+      }
+    }
     auto topic = stats["topics"][opt.input_topic];
     if (!topic.is_object()) return;
     for (const auto& [p, partition] : topic["partitions"].items()) {
@@ -513,7 +531,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb, RdKafka::EventCb, RdKafk
 };
 
 EventPipeline::EventPipeline(PipelineOptions options, const runtime::EventChain& chain, metrics::Registry& metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), chain, metrics)) {
+    : impl_(std::make_shared<Impl>(std::move(options), chain, metrics)) {
   impl_->start();
 }
 

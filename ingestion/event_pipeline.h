@@ -54,7 +54,7 @@ class EventPipeline {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared: the chain's late answers check it is still there
 };
 
 }  // namespace ps::ingestion

@@ -249,6 +249,54 @@ TEST_CASE("ingestion: in-flight work stays bounded, a stalled key pauses fetchin
   CHECK(h.metrics().counter("plugin_server_ingestion_pauses_total", "").value() >= 1);
 }
 
+TEST_CASE("ingestion: a consumer paused for back-pressure consumes again after a rebalance", "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
+  // The stalled event holds the window through both rebalances.
+  auto runtime_options = RuntimeHarness::fast_options();
+  runtime_options.limits.wall = 120s;
+  RuntimeHarness h(runtime_options);
+  // Stalls until the test says go (through storage).
+  auto app = h.write_app("stall", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      if (e.event === 'stall') while (!(await storage.get('go'))) {}
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto options = options_for(broker, "g-rebalance");
+  options.max_in_flight = 4;
+  ps::ingestion::EventPipeline first(options, h.runtime().chain(), h.metrics());
+  // A stalled key fills the window: fetching pauses.
+  std::vector<std::pair<std::string, std::string>> stalled = {{"1:s", event(1, "stall", "s")}};
+  for (int i = 0; i < 10; ++i) stalled.emplace_back("1:s", event(1, "e", "s", {{"seq", i}}));
+  ps::test::produce(broker.bootstrap(), "in", stalled);
+  auto& pauses = h.metrics().counter("plugin_server_ingestion_pauses_total", "");
+  for (int i = 0; i < 200 && pauses.value() < 1; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(pauses.value() >= 1);
+  // A second daemon joins and leaves: the first gets every partition back.
+  {
+    ps::ingestion::EventPipeline second(options, h.runtime().chain(), h.metrics());
+    for (int i = 0; i < 400 && second.assigned_partitions() == 0; ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE(second.assigned_partitions() > 0);
+    second.stop(5s);
+  }
+  for (int i = 0; i < 400 && first.assigned_partitions() < 2; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(first.assigned_partitions() == 2);
+  // The stall ends: the window drains and fetching must resume on the partitions it got back.
+  auto id = h.query("SELECT id FROM app_instances");
+  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  // Events of other keys, on both partitions, must flow through the first daemon now.
+  std::vector<std::pair<std::string, std::string>> later;
+  for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
+  ps::test::produce(broker.bootstrap(), "in", later);
+  std::set<std::string> seen;
+  ps::test::consume_until(broker.bootstrap(), "out", [&](const ps::test::KafkaMessage& m) {
+    if (json::parse(m.value)["event"] == "later") seen.insert(m.key);
+    return seen.size() == 20;
+  }, 60s);
+  CHECK(seen.size() == 20);
+}
+
 TEST_CASE("ingestion: offsets are committed, so a restarted consumer does not read settled events again",
           "[ingestion][kafka]") {
   ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
