@@ -51,6 +51,7 @@ struct RuntimeConfig {
   std::string fetch_ca_file;  // PEM certificates trusted by fetch besides the system's
   // Non-public destinations fetch may reach anyway: host, host:port or CIDR.
   std::vector<std::string> fetch_allowed_hosts;
+  int storage_max_value_bytes = 1 << 20;  // storage.set of a larger value (as JSON) is refused
 };
 
 struct JobsConfig {
@@ -63,6 +64,7 @@ struct JobsConfig {
   int retry_base_ms = 1000;     // first retry delay, doubled each attempt, with jitter
   int retry_max_ms = 3600000;
   int retention_hours = 168;    // how long failed and discarded jobs are kept
+  int max_enqueues_per_second = 1000;  // per app instance (and as many at once); more are refused
 };
 
 struct LogConfig {

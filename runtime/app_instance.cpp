@@ -99,10 +99,20 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.thread = thread_;
   options.max_job_payload_bytes = env_.max_job_payload_bytes;
   options.max_log_line_bytes = env_.console.max_line_bytes;
+  options.max_storage_value_bytes = env_.max_storage_value_bytes;
+  options.max_enqueues_per_second = env_.max_enqueues_per_second;
   std::weak_ptr<AppInstance> weak = weak_from_this();
   // The sandbox may outlive no instance: it logs through a weak reference.
   options.log = [weak](const std::string& level, const std::string& text) {
     if (auto self = weak.lock()) self->log(level, text);
+  };
+  options.refused = [weak](const char* quota) {
+    if (auto self = weak.lock()) {
+      self->env_.metrics
+          ->counter("plugin_server_app_quota_refusals_total", "App calls refused for a per-instance quota.",
+                    {{"app", self->name()}, {"quota", quota}})
+          .inc();
+    }
   };
   try {
     sandbox_ = Sandbox::create(std::move(options));

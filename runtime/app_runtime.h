@@ -39,6 +39,8 @@ struct RuntimeOptions {
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_event_depth = 512;  // kafka.max_nesting_depth: deeper processEvent results are refused
   ConsoleLimits console;
+  std::size_t max_storage_value_bytes = 1u << 20;
+  double max_enqueues_per_second = 1000;
 };
 
 RuntimeOptions runtime_options(const config::Config& config);

@@ -6,17 +6,9 @@
 namespace ps::runtime {
 
 bool ConsoleBudget::take(Clock::time_point now) {
-  if (last_) {
-    double elapsed = std::chrono::duration<double>(now - *last_).count();
-    tokens_ = std::min(limits_.lines_per_second, tokens_ + elapsed * limits_.lines_per_second);
-  }
-  last_ = now;
-  if (tokens_ < 1) {
-    ++dropped_;
-    return false;
-  }
-  tokens_ -= 1;
-  return true;
+  if (rate_.take(now)) return true;
+  ++dropped_;
+  return false;
 }
 
 std::size_t ConsoleBudget::take_dropped() { return std::exchange(dropped_, 0); }

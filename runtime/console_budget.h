@@ -6,8 +6,9 @@
 
 #include <chrono>
 #include <cstddef>
-#include <optional>
 #include <string>
+
+#include "base/token_bucket.h"
 
 namespace ps::runtime {
 
@@ -19,7 +20,7 @@ struct ConsoleLimits {
 class ConsoleBudget {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit ConsoleBudget(ConsoleLimits limits) : limits_(limits), tokens_(limits.lines_per_second) {}
+  explicit ConsoleBudget(ConsoleLimits limits) : limits_(limits), rate_(limits.lines_per_second) {}
 
   // Whether a line may be written now; a refused one is counted.
   bool take(Clock::time_point now = Clock::now());
@@ -32,8 +33,7 @@ class ConsoleBudget {
 
  private:
   ConsoleLimits limits_;
-  double tokens_;
-  std::optional<Clock::time_point> last_;
+  base::TokenBucket rate_;
   std::size_t dropped_ = 0;
 };
 

@@ -39,7 +39,11 @@ struct SandboxOptions {
   int thread = 0;  // the executor thread this sandbox lives on
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_log_line_bytes = 16 * 1024;  // console text beyond it is cut
+  std::size_t max_storage_value_bytes = 1u << 20;  // storage.set of a larger value is refused
+  double max_enqueues_per_second = 1000;             // jobs run*() over the rate is refused
   std::function<void(const std::string& level, const std::string& text)> log;
+  // Hears each call refused for a quota ("storage_value_bytes", "enqueue_rate").
+  std::function<void(const char* quota)> refused;
 };
 
 // What an app's module exports, as the daemon uses it.

@@ -85,6 +85,12 @@ Local<v8::Promise::Resolver> Sandbox::Impl::begin_op(const v8::FunctionCallbackI
   return {};
 }
 
+void Sandbox::Impl::refuse_for_quota(Local<v8::Promise::Resolver> resolver, const char* quota,
+                                     const std::string& message) {
+  if (opt.refused) opt.refused(quota);
+  reject(resolver, v8::Exception::RangeError(js::message(isolate, message)));
+}
+
 void Sandbox::Impl::host_log(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
   if (!impl.opt.log) return;
@@ -189,6 +195,12 @@ void Sandbox::Impl::host_storage(const v8::FunctionCallbackInfo<v8::Value>& info
   }
   auto resolver = begin_op(info, impl.opt.host.storage, v8::Exception::Error, "storage is not available here");
   if (resolver.IsEmpty()) return;
+  if (value && value->size() > impl.opt.max_storage_value_bytes) {
+    return impl.refuse_for_quota(resolver, "storage_value_bytes",
+                                 "storage.set: the value is " + std::to_string(value->size()) +
+                                     " bytes as JSON, over the limit of " +
+                                     std::to_string(impl.opt.max_storage_value_bytes) + " (runtime.storage_max_value_bytes)");
+  }
   auto done = impl.completion<StorageResult>(impl.add_op(resolver), &Impl::settle_storage);
   auto* storage = impl.opt.host.storage;
   if constexpr (Op == StorageOp::Get) storage->get(impl.opt.instance_id, std::move(*key), std::move(done));
@@ -225,6 +237,11 @@ void Sandbox::Impl::host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& 
                                            " bytes, over the limit of " + std::to_string(impl.opt.max_job_payload_bytes) +
                                            " bytes")));
     return;
+  }
+  if (!impl.enqueue_rate.take()) {
+    return impl.refuse_for_quota(resolver, "enqueue_rate",
+                                 "too many jobs: over " + std::to_string(static_cast<long>(impl.opt.max_enqueues_per_second)) +
+                                     " a second for this app (jobs.max_enqueues_per_second)");
   }
   if (!std::isfinite(at_ms) || at_ms < 0 || at_ms > kLatestRunAtMs) {
     impl.reject(resolver, v8::Exception::RangeError(js::message(

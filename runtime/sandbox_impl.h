@@ -9,6 +9,7 @@
 
 #include <v8.h>
 
+#include "base/token_bucket.h"
 #include "json/scan.h"
 #include "runtime/array_buffer_allocator.h"
 #include "runtime/js_safe.h"
@@ -46,8 +47,12 @@ struct Sandbox::Impl {
   std::uint64_t next_op = 1;
   bool heap_exceeded = false;
   bool broken = false;
+  base::TokenBucket enqueue_rate;
 
-  explicit Impl(SandboxOptions options) : opt(std::move(options)) {}
+  explicit Impl(SandboxOptions options) : opt(std::move(options)), enqueue_rate(opt.max_enqueues_per_second) {}
+
+  // Rejects `resolver` with a RangeError for a quota, and reports it.
+  void refuse_for_quota(Local<v8::Promise::Resolver> resolver, const char* quota, const std::string& message);
 
   ~Impl();
 

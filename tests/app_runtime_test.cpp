@@ -378,3 +378,38 @@ TEST_CASE("instances: a call over the wall-clock limit does nothing more, and th
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   CHECK(h.query("SELECT count(*) FROM app_storage WHERE key = 'late'") == "0");
 }
+
+TEST_CASE("instances: quotas refuse an oversized storage value and an enqueue flood, and count them", "[runtime][quota]") {
+  auto options = RuntimeHarness::fast_options();
+  options.max_storage_value_bytes = 1000;
+  options.max_enqueues_per_second = 50;
+  auto h = RuntimeHarness::with_jobs(options);
+  auto app = h->write_app("greedy", {{"index.js", R"(
+    export const jobs = { later: () => {} }
+    export async function processEvent(e, { storage, jobs }) {
+      const out = {}
+      try { await storage.set('big', 'x'.repeat(2000)); out.big = 'stored' } catch (err) { out.big = err.name + ': ' + err.message }
+      await storage.set('small', 'ok')
+      const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => jobs.later(i).runIn(1, 'hour')))
+      out.enqueued = results.filter((r) => r.status === 'fulfilled').length
+      out.refusal = results.find((r) => r.status === 'rejected').reason.message
+      e.properties.out = out
+      return e
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  auto r = h->runtime().chain().process(1, R"({"event":"e","team_id":1,"properties":{}})").get();
+  REQUIRE(r.event);
+  auto out = json::parse(*r.event)["properties"]["out"];
+  CHECK(out["big"] == "RangeError: storage.set: the value is 2002 bytes as JSON, over the limit of 1000 (runtime.storage_max_value_bytes)");
+  // The burst is the rate (refilling while the loop runs); the rest is refused.
+  CHECK(out["enqueued"].get<int>() >= 50);
+  CHECK(out["enqueued"].get<int>() < 200);
+  CHECK(out["refusal"] == "too many jobs: over 50 a second for this app (jobs.max_enqueues_per_second)");
+  CHECK(h->query("SELECT count(*) FROM jobs") == std::to_string(out["enqueued"].get<int>()));
+  CHECK(h->query("SELECT value::text FROM app_storage WHERE key = 'small'") == "\"ok\"");
+  auto metrics = h->metrics().render();
+  CHECK(metrics.find("plugin_server_app_quota_refusals_total{app=\"greedy\",quota=\"storage_value_bytes\"} 1") != std::string::npos);
+  CHECK(metrics.find("plugin_server_app_quota_refusals_total{app=\"greedy\",quota=\"enqueue_rate\"} " +
+                     std::to_string(200 - out["enqueued"].get<int>())) != std::string::npos);
+}
