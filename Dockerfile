@@ -1,14 +1,15 @@
 # Build: docker build -t plugin-server .
-# Run:   docker run -p 6738:6738 -e DATABASE_URL=postgresql://... plugin-server
+# Run:   docker run -p 6738:6738 -e DATABASE_URL=postgresql://... -e PLUGIN_SERVER_HTTP_ADMIN_TOKEN=... plugin-server
+#        (without the token, /apps and /admin/* answer 403)
 FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libboost-dev libssl-dev librdkafka-dev libpqxx-dev \
-      libspdlog-dev catch2 nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev \
+      libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPLUGIN_SERVER_TESTS=OFF \
  && cmake --build build -j "$(nproc)" --target plugin-server
 
 FROM debian:12-slim
