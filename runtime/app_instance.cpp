@@ -189,7 +189,8 @@ CallDone AppInstance::observed(const std::string& method, CallDone done) {
       if (outcome.failure == Failure::CpuLimit || outcome.failure == Failure::WallLimit) m.timeouts->inc();
       spdlog::warn("[app {} team {}] {} failed: {}", self->label_, self->team_id(), method, outcome.error);
     }
-    if (self->sandbox_ && self->sandbox_->broken()) {
+    // A failed setupPlugin starts a fresh isolate on its own (retry_setup).
+    if (self->sandbox_ && self->sandbox_->broken() && method != "setupPlugin") {
       self->replace_sandbox();
     } else if (self->sandbox_ && ++self->calls_since_heap_sample_ >= kHeapSampleEvery) {
       self->calls_since_heap_sample_ = 0;
