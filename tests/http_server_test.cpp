@@ -119,11 +119,13 @@ TEST_CASE("http server: idle and half-sent connections cannot take the endpoint 
 }
 
 TEST_CASE("http server: out of file descriptors, accepting backs off and recovers", "[http]") {
-  auto server = make_server();
-  // Log lines the server writes, counted.
+  // Log lines the server writes, counted. The logger outlives the server,
+  // whose thread may still be writing to it.
   std::ostringstream log;
+  auto counting = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  auto server = make_server();
+  spdlog::set_default_logger(counting);
   namespace asio = boost::asio;
   asio::io_context io;
   std::vector<std::unique_ptr<asio::ip::tcp::socket>> clients;
