@@ -11,7 +11,8 @@ std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std:
     return DeadLetter{"message is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                       std::to_string(max_bytes)};
   }
-  json::ScanOptions options{max_depth, /*members=*/true};
+  // Plain events need no member spans: only an envelope, read again, does.
+  json::ScanOptions options{max_depth, /*members=*/false};
   std::string error;
   auto fields = json::scan_top_level(bytes, options, &error);
   if (!fields) return DeadLetter{error};
@@ -20,12 +21,14 @@ std::variant<ParsedEvent, DeadLetter> parse_message(std::string_view bytes, std:
   if (fields->data.kind == json::ScannedField::string) {
     // An envelope: the event in `data` merged over the envelope, without
     // `data`; the event's fields win. Depth counts from the outer text.
+    options.members = true;
+    fields = json::scan_top_level(bytes, options, &error);
     json::ScanOptions inner_options{max_depth - 1, true};
     auto event = json::scan_top_level(fields->data.text, inner_options, &error);
     if (!event) return DeadLetter{"the envelope's data is " + error};
     if (!event->is_object) return DeadLetter{"the envelope's data is not a JSON object"};
     out.json = json::merge_members(*fields, "data", *event);
-    fields = json::scan_top_level(out.json, options, &error);
+    fields = json::scan_top_level(out.json, {max_depth}, &error);
     if (!fields) return DeadLetter{"the merged envelope is " + error};
   } else {
     out.json = bytes;

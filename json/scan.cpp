@@ -7,18 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json/utf8.h"
+
 namespace ps::json {
 
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 void append_utf8(std::string& out, unsigned code_point) {
   if (code_point < 0x80) {
@@ -114,6 +109,8 @@ class Scanner {
   const std::string& error() const { return error_; }
 
  private:
+  std::string_view rest() const { return std::string_view(p_, static_cast<std::size_t>(end_ - p_)); }
+
   bool fail(std::string why) {
     error_ = std::move(why);
     return false;
@@ -177,7 +174,9 @@ class Scanner {
         if (!escape(out)) return false;
       } else {
         const char* start = p_;
-        if (!utf8_sequence()) return false;
+        auto length = utf8_length(rest(), 0);
+        if (length == 0) return false;
+        p_ += length;
         if (out) out->append(start, p_);
       }
     }
@@ -197,14 +196,14 @@ class Scanner {
       case 'r': plain = '\r'; break;
       case 't': plain = '\t'; break;
       case 'u': {
-        int unit = hex4_at(p_);
+        int unit = hex4(rest(), 0);
         if (unit < 0) return false;
         p_ += 4;
         unsigned code_point = static_cast<unsigned>(unit);
         // A high surrogate followed by a low one is one character; any other
         // surrogate stands alone, as JavaScript strings allow.
         if (unit >= 0xD800 && unit <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
-          int low = hex4_at(p_ + 2);
+          int low = hex4(rest(), 2);
           if (low >= 0xDC00 && low <= 0xDFFF) {
             p_ += 6;
             code_point = 0x10000 + ((code_point - 0xD800) << 10) + (static_cast<unsigned>(low) - 0xDC00);
@@ -217,43 +216,6 @@ class Scanner {
         return false;
     }
     if (out) *out += plain;
-    return true;
-  }
-
-  // The four hex digits at `at` as a number, or -1.
-  int hex4_at(const char* at) const {
-    if (end_ - at < 4) return -1;
-    int value = 0;
-    for (int i = 0; i < 4; ++i) {
-      int digit = hex_value(at[i]);
-      if (digit < 0) return -1;
-      value = value * 16 + digit;
-    }
-    return value;
-  }
-
-  // One multi-byte UTF-8 character, well-formed as Unicode defines it (no
-  // overlong forms, no surrogates, nothing past U+10FFFF).
-  bool utf8_sequence() {
-    auto byte = [&](int i) { return static_cast<unsigned char>(p_[i]); };
-    unsigned char lead = byte(0);
-    int length;
-    unsigned char low = 0x80, high = 0xBF;  // range of the second byte
-    if (lead >= 0xC2 && lead <= 0xDF) length = 2;
-    else if (lead == 0xE0) length = 3, low = 0xA0;
-    else if (lead >= 0xE1 && lead <= 0xEC) length = 3;
-    else if (lead == 0xED) length = 3, high = 0x9F;
-    else if (lead >= 0xEE && lead <= 0xEF) length = 3;
-    else if (lead == 0xF0) length = 4, low = 0x90;
-    else if (lead >= 0xF1 && lead <= 0xF3) length = 4;
-    else if (lead == 0xF4) length = 4, high = 0x8F;
-    else return false;
-    if (end_ - p_ < length) return false;
-    if (byte(1) < low || byte(1) > high) return false;
-    for (int i = 2; i < length; ++i) {
-      if (byte(i) < 0x80 || byte(i) > 0xBF) return false;
-    }
-    p_ += length;
     return true;
   }
 

@@ -44,12 +44,7 @@ Sandbox::Impl::~Impl() {
   if (!isolate) return;
   {
     v8::Isolate::Scope isolate_scope(isolate);
-    auto pending = std::move(calls);
-    calls.clear();
-    for (auto& [id, call] : pending) {
-      call.promise.Reset();
-      call.done({Failure::Unavailable, std::nullopt, "the app instance stopped before the call settled"});
-    }
+    fail_pending(Failure::Unavailable, "the app instance stopped before the call settled");
     ops.clear();
     methods.clear();
     modules.clear();
@@ -377,13 +372,18 @@ void Sandbox::Impl::expire(std::uint64_t id) {
   auto done = std::move(it->second.done);
   calls.erase(it);
   broken = true;
-  auto others = std::move(calls);
-  calls.clear();
   done({Failure::WallLimit, std::nullopt,
         "did not settle within the time limit of " + std::to_string(opt.limits.wall.count()) + " ms"});
-  for (auto& [other, call] : others) {
-    call.done({Failure::Unavailable, std::nullopt,
-               "the app's isolate is replaced: another of its calls overran the time limit"});
+  fail_pending(Failure::Unavailable, "the app's isolate is replaced: another of its calls overran the time limit");
+}
+
+void Sandbox::Impl::fail_pending(Failure failure, const std::string& text) {
+  // Taken out first: a `done` may start new work on this sandbox.
+  auto pending = std::move(calls);
+  calls.clear();
+  for (auto& [id, call] : pending) {
+    call.promise.Reset();
+    call.done({failure, std::nullopt, text});
   }
 }
 
@@ -409,11 +409,8 @@ void Sandbox::Impl::after_entry(bool terminated_async) {
   if (heap_exceeded || terminated_async) {
     broken = true;
     isolate->CancelTerminateExecution();
-    auto failure = heap_exceeded ? Failure::HeapLimit : Failure::CpuLimit;
-    auto text = heap_exceeded ? heap_limit_text() : cpu_limit_text();
-    auto pending = std::move(calls);
-    calls.clear();
-    for (auto& [id, call] : pending) call.done({failure, std::nullopt, text});
+    fail_pending(heap_exceeded ? Failure::HeapLimit : Failure::CpuLimit,
+                 heap_exceeded ? heap_limit_text() : cpu_limit_text());
     return;
   }
   settle_calls();

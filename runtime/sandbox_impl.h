@@ -112,6 +112,9 @@ struct Sandbox::Impl {
   // code cannot be pinned on one call, so it fails them all.
   void after_entry(bool terminated_async);
 
+  // Fails every call still waiting for its promise.
+  void fail_pending(Failure failure, const std::string& text);
+
   // Any later entry into JS (settling a host operation and the reactions it
   // starts): `body`, then the microtasks, all under the CPU limit.
   void enter(const std::function<void()>& body);
