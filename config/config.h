@@ -52,6 +52,7 @@ struct RuntimeConfig {
   // Non-public destinations fetch may reach anyway: host, host:port or CIDR.
   std::vector<std::string> fetch_allowed_hosts;
   int storage_max_value_bytes = 1 << 20;  // storage.set of a larger value (as JSON) is refused
+  int storage_max_total_mb = 64;          // per app instance: keys and JSON text of all its entries
 };
 
 struct JobsConfig {
@@ -65,6 +66,7 @@ struct JobsConfig {
   int retry_max_ms = 3600000;
   int retention_hours = 168;    // how long failed and discarded jobs are kept
   int max_enqueues_per_second = 1000;  // per app instance (and as many at once); more are refused
+  int max_queued_per_app = 100000;     // jobs waiting per app instance; more are refused
 };
 
 struct LogConfig {

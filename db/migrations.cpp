@@ -79,6 +79,21 @@ const std::vector<Migration>& migrations() {
           PRIMARY KEY (instance_id, task, period_start)
         );
       )SQL"},
+      {3, "quotas: storage and queued jobs per instance", R"SQL(
+        -- The size of each entry as the app wrote it (key and JSON text), and
+        -- the running total per instance, so the quota check on storage.set
+        -- reads one row instead of summing every entry.
+        ALTER TABLE app_storage ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;
+        UPDATE app_storage SET bytes = octet_length(key) + octet_length(value::text);
+        CREATE TABLE app_storage_usage (
+          instance_id BIGINT PRIMARY KEY REFERENCES app_instances (id) ON DELETE CASCADE,
+          bytes       BIGINT NOT NULL DEFAULT 0
+        );
+        INSERT INTO app_storage_usage (instance_id, bytes)
+          SELECT instance_id, sum(bytes) FROM app_storage GROUP BY instance_id;
+        -- How many jobs an instance has waiting (the queued-jobs quota).
+        CREATE INDEX jobs_available_by_instance ON jobs (instance_id, run_at, id) WHERE state = 'available';
+      )SQL"},
   };
   return all;
 }

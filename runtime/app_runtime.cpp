@@ -21,6 +21,7 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.console.max_line_bytes = static_cast<std::size_t>(config.log.app_max_line_bytes);
   o.console.lines_per_second = config.log.app_lines_per_second;
   o.max_storage_value_bytes = static_cast<std::size_t>(config.runtime.storage_max_value_bytes);
+  o.max_storage_total_bytes = static_cast<long long>(config.runtime.storage_max_total_mb) << 20;
   o.max_enqueues_per_second = config.jobs.max_enqueues_per_second;
   return o;
 }
@@ -30,7 +31,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
       blocking_(std::make_unique<Executor>(options.blocking_threads, "storage")),
       watchdog_(std::make_unique<Watchdog>()),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
-  if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_);
+  if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_, options.max_storage_total_bytes);
   env_.executor = js_.get();
   env_.watchdog = watchdog_.get();
   env_.host = HostServices{fetcher_.get(), storage_.get(), jobs};

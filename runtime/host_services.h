@@ -47,6 +47,7 @@ class HttpFetcher {
 struct StorageResult {
   std::optional<std::string> value;  // get: the JSON text, nullopt when absent
   std::optional<std::string> error;
+  std::optional<std::string> refused;  // over a quota: why (the write did not happen)
 };
 
 class Storage {

@@ -15,7 +15,9 @@ class Executor;
 
 class PostgresStorage : public Storage {
  public:
-  PostgresStorage(db::Pool& pool, Executor& blocking);
+  // A set that would take the instance's entries (keys and JSON text) past
+  // `max_total_bytes` is refused.
+  PostgresStorage(db::Pool& pool, Executor& blocking, long long max_total_bytes);
   void get(InstanceId instance, std::string key, std::function<void(StorageResult)> done) override;
   void set(InstanceId instance, std::string key, std::string json, std::function<void(StorageResult)> done) override;
   void del(InstanceId instance, std::string key, std::function<void(StorageResult)> done) override;
@@ -23,6 +25,7 @@ class PostgresStorage : public Storage {
  private:
   db::Pool& pool_;
   Executor& blocking_;
+  long long max_total_bytes_;
 };
 
 }  // namespace ps::runtime

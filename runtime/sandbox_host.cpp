@@ -172,7 +172,9 @@ void Sandbox::Impl::settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolv
 void Sandbox::Impl::settle_storage(Impl& impl, Local<v8::Promise::Resolver> resolver, StorageResult& result) {
   auto* isolate = impl.isolate;
   Local<v8::String> value;
-  if (result.error) {
+  if (result.refused) {
+    impl.refuse_for_quota(resolver, "storage_total_bytes", *result.refused);
+  } else if (result.error) {
     impl.reject(resolver, v8::Exception::Error(js::message(isolate, "storage: " + *result.error)));
   } else if (!result.value) {
     impl.resolve(resolver, v8::Undefined(isolate));

@@ -60,9 +60,50 @@ void JobEnqueuer::loop() {
       pending_.pop_front();
     }
     lock.unlock();
-    commit(batch);
+    refuse_over_quota(batch);
+    if (!batch.empty()) commit(batch);
     lock.lock();
   }
+}
+
+void JobEnqueuer::refuse_over_quota(std::vector<Pending>& batch) {
+  std::unordered_map<runtime::InstanceId, long long> asked;
+  for (const auto& p : batch) ++asked[p.job.instance];
+  // How many more each instance may queue now.
+  std::unordered_map<runtime::InstanceId, long long> room;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [instance, n] : asked) {
+    auto known = queued_.find(instance);
+    bool fresh = known != queued_.end() && now - known->second.counted < options_.recount_interval;
+    if (known == queued_.end() || (known->second.jobs + n > options_.max_queued_per_instance && !fresh)) {
+      try {
+        pqxx::read_transaction tx(session_.get());
+        queued_[instance] = {tx.exec_params1(sql::kQueuedJobs, instance, options_.max_queued_per_instance)[0].as<long long>(),
+                             now};
+      } catch (const std::exception& e) {
+        // Not known now: the insert will meet the same outage and say so.
+        session_.reset();
+        room[instance] = n;
+        continue;
+      }
+    }
+    room[instance] = std::max(0ll, options_.max_queued_per_instance - queued_[instance].jobs);
+  }
+  std::vector<Pending> kept;
+  kept.reserve(batch.size());
+  for (auto& p : batch) {
+    if (room[p.job.instance]-- > 0) {
+      kept.push_back(std::move(p));
+      continue;
+    }
+    metrics_
+        .counter("plugin_server_app_quota_refusals_total", "App calls refused for a per-instance quota.",
+                 {{"app", p.job.app}, {"quota", "queued_jobs"}})
+        .inc();
+    p.done("too many jobs waiting: this app has " + std::to_string(options_.max_queued_per_instance) +
+           " jobs queued (jobs.max_queued_per_app)");
+  }
+  batch = std::move(kept);
 }
 
 void JobEnqueuer::commit(std::vector<Pending>& batch) {
@@ -104,6 +145,7 @@ void JobEnqueuer::commit(std::vector<Pending>& batch) {
     spdlog::error("jobs: could not enqueue {} job(s): {}", batch.size(), *error);
   }
   if (!error) {
+    for (const auto& p : batch) ++queued_[p.job.instance].jobs;
     std::map<std::string, int> per_app;
     for (const auto& p : batch) ++per_app[p.job.app];
     for (const auto& [app, n] : per_app) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "db/session.h"
 #include "runtime/host_services.h"
@@ -24,6 +25,11 @@ struct EnqueuerOptions {
   int max_attempts = 3;
   std::size_t max_batch = 5000;
   std::size_t max_batch_bytes = 32u << 20;  // of payloads; far below Postgres' 1 GB parameter and 256 MB jsonb
+  // An instance with this many jobs waiting has more refused. Counted by
+  // this daemon: jobs other daemons enqueue meanwhile show at the next count.
+  long long max_queued_per_instance = 100000;
+  // While an instance is at its quota, how often it is counted again.
+  std::chrono::milliseconds recount_interval{1000};
 };
 
 class JobEnqueuer : public runtime::JobSink {
@@ -40,7 +46,17 @@ class JobEnqueuer : public runtime::JobSink {
     std::function<void(std::optional<std::string>)> done;
     std::size_t size() const { return job.name.size() + (job.payload_json ? job.payload_json->size() : 0) + 64; }
   };
+  // What this daemon knows of an instance's waiting jobs: counted at
+  // `counted`, plus what it enqueued since. Jobs that ran since are not
+  // subtracted, so it only overestimates; it is counted again when it
+  // reaches the quota. Touched by the enqueuer thread only.
+  struct Queued {
+    long long jobs = 0;
+    std::chrono::steady_clock::time_point counted;
+  };
   void loop();
+  // Answers the jobs the quota refuses, settled; keeps the rest in `batch`.
+  void refuse_over_quota(std::vector<Pending>& batch);
   void commit(std::vector<Pending>& batch);
 
   EnqueuerOptions options_;
@@ -49,6 +65,7 @@ class JobEnqueuer : public runtime::JobSink {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> pending_;
+  std::unordered_map<runtime::InstanceId, Queued> queued_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -14,6 +14,12 @@ inline constexpr const char* kEnqueue = R"SQL(
   FROM jsonb_to_recordset($1::jsonb) AS r(instance_id bigint, name text, payload text, run_at_ms double precision)
 )SQL";
 
+// $1: instance, $2: a bound. How many jobs the instance has waiting, counted
+// up to the bound only (the quota needs no more).
+inline constexpr const char* kQueuedJobs = R"SQL(
+  SELECT count(*) FROM (SELECT 1 FROM jobs WHERE instance_id = $1 AND state = 'available' LIMIT $2) AS waiting
+)SQL";
+
 inline constexpr const char* kChannel = "plugin_server_jobs";
 
 // $1: payload (the earliest run_at in ms, as text).

@@ -125,6 +125,7 @@ void Daemon::start() {
   enqueuer.database_url = config_.database.url;
   enqueuer.connect_timeout = std::chrono::milliseconds(config_.database.connect_timeout_ms);
   enqueuer.max_attempts = config_.jobs.max_attempts;
+  enqueuer.max_queued_per_instance = config_.jobs.max_queued_per_app;
   p.enqueuer = std::make_unique<scheduler::JobEnqueuer>(enqueuer, p.metrics);
   p.runtime = std::make_unique<runtime::AppRuntime>(runtime::runtime_options(config_), p.pool.get(), p.metrics,
                                                     p.enqueuer.get());

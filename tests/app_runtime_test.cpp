@@ -415,3 +415,79 @@ TEST_CASE("instances: quotas refuse an oversized storage value and an enqueue fl
   CHECK(metrics.find("plugin_server_app_quota_refusals_total{app=\"greedy\",quota=\"enqueue_rate\"} " +
                      std::to_string(200 - out["enqueued"].get<int>())) != std::string::npos);
 }
+
+TEST_CASE("instances: the storage quota counts each instance's keys and values, and a delete makes room", "[runtime][quota]") {
+  auto options = RuntimeHarness::fast_options();
+  options.max_storage_total_bytes = 300;
+  RuntimeHarness h(options);
+  // Each entry is 1 byte of key and 102 of JSON: two fit, a third does not.
+  auto app = h.write_app("hoarder", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      const attempt = async (f) => { try { await f(); return 'ok' } catch (err) { return err.name + ': ' + err.message } }
+      const x = 'x'.repeat(100)
+      e.properties.out = {
+        a: await attempt(() => storage.set('a', x)),
+        b: await attempt(() => storage.set('b', x)),
+        c: await attempt(() => storage.set('c', x)),
+        overwrite: await attempt(() => storage.set('a', x)),
+        removed: await attempt(() => storage.del('b')),
+        again: await attempt(() => storage.set('c', x)),
+      }
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1, 2})});
+  for (long long team : {1, 2}) {
+    auto out = run_chain(h, team, R"({"event":"e","team_id":)" + std::to_string(team) + R"(,"properties":{}})");
+    auto got = out["event"]["properties"]["out"];
+    CHECK(got["a"] == "ok");
+    CHECK(got["b"] == "ok");
+    CHECK(got["c"] == "RangeError: storage.set: this app's storage would hold 309 bytes, over the limit of 300 "
+                      "(runtime.storage_max_total_mb)");
+    CHECK(got["overwrite"] == "ok");
+    CHECK(got["removed"] == "ok");
+    CHECK(got["again"] == "ok");
+  }
+  // Each team's instance has its own total, equal to what it holds.
+  CHECK(h.query("SELECT string_agg(bytes::text, ',' ORDER BY instance_id) FROM app_storage_usage") == "206,206");
+  CHECK(h.query("SELECT count(*) FROM app_storage_usage u WHERE bytes <> (SELECT sum(bytes) FROM app_storage s "
+                "WHERE s.instance_id = u.instance_id)") == "0");
+  CHECK(h.metrics().render().find("plugin_server_app_quota_refusals_total{app=\"hoarder\",quota=\"storage_total_bytes\"} 2") !=
+        std::string::npos);
+}
+
+TEST_CASE("instances: an instance with its quota of jobs waiting has more refused until they have run", "[runtime][quota]") {
+  ps::scheduler::EnqueuerOptions enqueuer;
+  enqueuer.max_queued_per_instance = 30;
+  enqueuer.recount_interval = std::chrono::milliseconds(0);
+  auto h = RuntimeHarness::with_jobs(RuntimeHarness::fast_options(), enqueuer);
+  auto app = h->write_app("flooder", {{"index.js", R"(
+    export const jobs = { later: () => {} }
+    export async function processEvent(e, { jobs }) {
+      const results = await Promise.allSettled(Array.from({ length: e.properties.n }, (_, i) => jobs.later(i).runIn(1, 'hour')))
+      e.properties.enqueued = results.filter((r) => r.status === 'fulfilled').length
+      e.properties.refusal = results.find((r) => r.status === 'rejected')?.reason.message ?? null
+      return e
+    }
+  )"}});
+  h->load({RuntimeHarness::entry(app, {1, 2})});
+  auto first = h->runtime().chain().process(1, R"({"event":"e","team_id":1,"properties":{"n":50}})").get();
+  REQUIRE(first.event);
+  auto props = json::parse(*first.event)["properties"];
+  CHECK(props["enqueued"] == 30);
+  CHECK(props["refusal"] == "the job could not be enqueued: too many jobs waiting: this app has 30 jobs queued "
+                            "(jobs.max_queued_per_app)");
+  // Another team's instance has its own quota.
+  auto other = h->runtime().chain().process(2, R"({"event":"e","team_id":2,"properties":{"n":5}})").get();
+  REQUIRE(other.event);
+  CHECK(json::parse(*other.event)["properties"]["enqueued"] == 5);
+  // Once ten have gone from the queue (as if run), ten more fit.
+  h->query("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE instance_id = (SELECT min(instance_id) FROM jobs) "
+           "ORDER BY id LIMIT 10) RETURNING 1");
+  auto later = h->runtime().chain().process(1, R"({"event":"e","team_id":1,"properties":{"n":15}})").get();
+  REQUIRE(later.event);
+  CHECK(json::parse(*later.event)["properties"]["enqueued"] == 10);
+  CHECK(h->query("SELECT count(*) FROM jobs") == "35");
+  CHECK(h->metrics().render().find("plugin_server_app_quota_refusals_total{app=\"flooder\",quota=\"queued_jobs\"} 25") !=
+        std::string::npos);
+}

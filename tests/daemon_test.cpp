@@ -176,6 +176,13 @@ TEST_CASE("daemon: check-app prints an app's capabilities, or why it cannot run"
   auto bad = ps::test::run_to_end({daemon_binary(), "check-app", (dir.path() / "bad").string()});
   CHECK(bad.code == 1);
   CHECK(bad.output.find("bad/index.js:2:12: SyntaxError") != std::string::npos);
+
+  // One allocation past the heap limit at module load is reported, not fatal.
+  dir.write("huge/plugin.json", R"({"name":"huge"})");
+  dir.write("huge/index.js", "const a = new Array(2 ** 25).fill(1.5)\nexport function processEvent(e) { return e }\n");
+  auto huge = ps::test::run_to_end({daemon_binary(), "check-app", (dir.path() / "huge").string()});
+  CHECK(huge.code == 1);
+  CHECK(huge.output.find("loading the module broke a limit: exceeded the heap limit of 128 MiB") != std::string::npos);
 }
 
 TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-event runs an event", "[daemon]") {

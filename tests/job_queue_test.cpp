@@ -65,7 +65,9 @@ TEST_CASE("queue: the seed's Full example runs as written, the chain stops at th
   // Fast-forward time for the job instead of waiting 30 s: it runs, fetches
   // (200) and schedules the next one; fast-forward that one too: 418.
   for (int step = 2; step <= 3; ++step) {
-    h->query("UPDATE jobs SET run_at = now() RETURNING id");
+    // The next job is queued only after the previous one's fetch is seen.
+    REQUIRE(h->wait_for("SELECT count(*) FROM jobs WHERE state = 'available'", "1") == "1");
+    h->query("UPDATE jobs SET run_at = now() WHERE state = 'available' RETURNING id");
     for (int i = 0; i < 400 && server.hits("/teapot") < step; ++i) std::this_thread::sleep_for(25ms);
     CHECK(server.hits("/teapot") == step);
   }

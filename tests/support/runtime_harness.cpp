@@ -42,20 +42,20 @@ RuntimeHarness::RuntimeHarness(runtime::RuntimeOptions options) : options_(optio
   make_runtime();
 }
 
-std::unique_ptr<RuntimeHarness> RuntimeHarness::with_jobs(runtime::RuntimeOptions options) {
+std::unique_ptr<RuntimeHarness> RuntimeHarness::with_jobs(runtime::RuntimeOptions options,
+                                                         scheduler::EnqueuerOptions enqueuer) {
   auto h = std::make_unique<RuntimeHarness>(options);
   h->stop_runtime();
   h->jobs_ = true;
+  h->enqueuer_options_ = std::move(enqueuer);
+  h->enqueuer_options_.database_url = h->db_.url();
   h->make_runtime();
   return h;
 }
 
 void RuntimeHarness::make_runtime() {
   if (jobs_) {
-    scheduler::EnqueuerOptions e;
-    e.database_url = db_.url();
-    e.max_attempts = 3;
-    enqueuer_ = std::make_unique<scheduler::JobEnqueuer>(e, metrics_);
+    enqueuer_ = std::make_unique<scheduler::JobEnqueuer>(enqueuer_options_, metrics_);
   }
   runtime_ = std::make_unique<runtime::AppRuntime>(options_, pool_.get(), metrics_, enqueuer_.get());
 }

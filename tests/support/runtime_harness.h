@@ -21,7 +21,9 @@ class RuntimeHarness {
  public:
   explicit RuntimeHarness(runtime::RuntimeOptions options = fast_options());
   // With the job queue: jobs enqueued by apps are stored and run.
-  static std::unique_ptr<RuntimeHarness> with_jobs(runtime::RuntimeOptions options = fast_options());
+  // `enqueuer`'s database URL is filled in.
+  static std::unique_ptr<RuntimeHarness> with_jobs(runtime::RuntimeOptions options = fast_options(),
+                                                   scheduler::EnqueuerOptions enqueuer = {});
   ~RuntimeHarness();
 
   // Options with short limits and setup backoff, so failures show quickly.
@@ -61,6 +63,7 @@ class RuntimeHarness {
   std::unique_ptr<db::Pool> pool_;
   metrics::Registry metrics_;
   bool jobs_ = false;
+  scheduler::EnqueuerOptions enqueuer_options_;
   scheduler::JobQueueOptions queue_options_;
   std::unique_ptr<scheduler::JobEnqueuer> enqueuer_;
   std::unique_ptr<runtime::AppRuntime> runtime_;
