@@ -50,6 +50,12 @@ void MockBroker::set_down(bool down) {
   }
 }
 
+void MockBroker::refuse_next_produce() {
+  // 0 is the Produce request's API key in the Kafka protocol.
+  constexpr int16_t kProduce = 0;
+  rd_kafka_mock_push_request_errors(impl_->cluster, kProduce, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+}
+
 TopicSpec parse_topic_spec(const std::string& text) {
   TopicSpec spec;
   auto colon = text.rfind(':');

@@ -28,6 +28,9 @@ class MockBroker {
   const std::string& bootstrap() const { return bootstrap_; }
   // Takes every broker down, or brings them back (outage tests).
   void set_down(bool down);
+  // The next produce request, from any client, is refused as not authorized
+  // (a permanent error), as a broker's ACLs would.
+  void refuse_next_produce();
 
  private:
   struct Impl;

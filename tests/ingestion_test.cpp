@@ -178,6 +178,30 @@ TEST_CASE("ingestion: hostile messages and outputs are dead-lettered and the con
   CHECK(metrics.find("plugin_server_ingestion_dead_lettered_total 3") != std::string::npos);
 }
 
+TEST_CASE("ingestion: a dead letter the broker refuses for good is counted and skipped, the consumer goes on",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:1", "out:1", "dlq:1"});
+  RuntimeHarness h;
+  ps::test::produce(broker.bootstrap(), "in", {{"bad", "not json"}});
+  // The pipeline's first produce request is its dead letter: refused.
+  broker.refuse_next_produce();
+  ps::ingestion::EventPipeline pipeline(options_for(broker, "g-lost-dead-letter"), h.runtime().chain(), h.metrics());
+  auto& lost = h.metrics().counter("plugin_server_ingestion_dead_letters_lost_total", "");
+  for (int i = 0; i < 600 && lost.value() < 1; ++i) std::this_thread::sleep_for(50ms);
+  CHECK(lost.value() == 1);
+  ps::test::produce(broker.bootstrap(), "in", {{"good", event(1, "after", "d")}});
+  auto out = ps::test::consume(broker.bootstrap(), "out", 1, 30s);
+  REQUIRE(out.size() == 1);
+  CHECK(json::parse(out[0].value)["event"] == "after");
+  // The refused dead letter was skipped, not sent again: the next one is first in the topic.
+  ps::test::produce(broker.bootstrap(), "in", {{"bad2", "still not json"}});
+  auto dead = ps::test::consume(broker.bootstrap(), "dlq", 1, 30s);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].key == "bad2");
+  pipeline.stop(5s);
+  CHECK(lost.value() == 1);
+}
+
 TEST_CASE("ingestion: events of one key keep their order across 10,000 events", "[ingestion][kafka]") {
   ps::test::KafkaBroker broker(1, {"in:4", "out:4", "dlq:1"});
   RuntimeHarness h;
@@ -344,6 +368,62 @@ TEST_CASE("ingestion: a broker outage is reported, and consumption resumes when 
   }
   CHECK(after.size() == 50);
   CHECK(pipeline.connected(nullptr));
+}
+
+TEST_CASE("ingestion: paused for back-pressure through a broker outage, it reports the brokers back and consumes again",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
+  auto runtime_options = RuntimeHarness::fast_options();
+  runtime_options.limits.wall = 120s;
+  RuntimeHarness h(runtime_options);
+  auto app = h.write_app("stall", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      if (e.event === 'stall') while (!(await storage.get('go'))) {}
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto options = options_for(broker, "g-outage-paused");
+  options.max_in_flight = 4;
+  ps::ingestion::EventPipeline pipeline(options, h.runtime().chain(), h.metrics());
+  std::vector<std::pair<std::string, std::string>> stalled = {{"1:s", event(1, "stall", "s")}};
+  for (int i = 0; i < 10; ++i) stalled.emplace_back("1:s", event(1, "e", "s", {{"seq", i}}));
+  ps::test::produce(broker.bootstrap(), "in", stalled);
+  auto& pauses = h.metrics().counter("plugin_server_ingestion_pauses_total", "");
+  for (int i = 0; i < 200 && pauses.value() < 1; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(pauses.value() >= 1);
+
+  // Down, and back before the group forgets the member: the consumer stays
+  // paused, so no message arrives to say that the brokers are back.
+  broker.set_down(true);
+  bool down_seen = false;
+  for (int i = 0; i < 300 && !down_seen; ++i) {
+    down_seen = !pipeline.connected(nullptr);
+    if (!down_seen) std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(down_seen);
+  broker.set_down(false);
+  // Readiness follows the brokers while the consumer is still paused.
+  bool back = false;
+  for (int i = 0; i < 600 && !back; ++i) {
+    back = pipeline.connected(nullptr);
+    if (!back) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(back);
+
+  // The stall ends: everything stalled and everything produced since comes out.
+  auto id = h.query("SELECT id FROM app_instances");
+  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  std::vector<std::pair<std::string, std::string>> later;
+  for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
+  ps::test::produce(broker.bootstrap(), "in", later);
+  std::set<std::string> seen;
+  ps::test::consume_until(broker.bootstrap(), "out", [&](const ps::test::KafkaMessage& m) {
+    auto e = json::parse(m.value);
+    seen.insert(e["event"] == "later" ? m.key : e["event"].get<std::string>() + std::to_string(e["properties"].value("seq", -1)));
+    return seen.size() == 31;
+  }, 60s);
+  CHECK(seen.size() == 31);
 }
 
 TEST_CASE("ingestion: two consumers in one group share the partitions and lose nothing", "[ingestion][kafka]") {

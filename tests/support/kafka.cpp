@@ -29,6 +29,8 @@ KafkaBroker::KafkaBroker(int brokers, const std::vector<std::string>& topics) {
 
 void KafkaBroker::set_down(bool down) { process_->signal(down ? SIGUSR1 : SIGUSR2); }
 
+void KafkaBroker::refuse_next_produce() { process_->signal(SIGHUP); }
+
 namespace {
 std::unique_ptr<RdKafka::Conf> client_conf(const std::string& bootstrap) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));

@@ -20,6 +20,8 @@ class KafkaBroker {
   const std::string& bootstrap() const { return bootstrap_; }
   // Every broker down, or back up (the process stays).
   void set_down(bool down);
+  // The next produce request, from any client, is refused for good.
+  void refuse_next_produce();
 
  private:
   TempDir dir_;

@@ -4,7 +4,8 @@
 //   test-kafka-broker [--brokers N] [--topic name:partitions]... [--bootstrap-file PATH]
 //
 // Prints the bootstrap servers (and writes them to PATH), then runs until
-// SIGTERM or SIGINT. SIGUSR1 takes every broker down, SIGUSR2 brings them back.
+// SIGTERM or SIGINT. SIGUSR1 takes every broker down, SIGUSR2 brings them back;
+// SIGHUP has the next produce request refused.
 
 #include <signal.h>
 
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
 
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) sigaddset(&signals, s);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   try {
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
       sigwait(&signals, &sig);
       if (sig == SIGUSR1) broker.set_down(true);
       else if (sig == SIGUSR2) broker.set_down(false);
+      else if (sig == SIGHUP) broker.refuse_next_produce();
       else break;
     }
   } catch (const std::exception& e) {
