@@ -36,6 +36,43 @@ std::string event(long long team, const std::string& name, const std::string& di
   return json{{"event", name}, {"team_id", team}, {"distinct_id", distinct}, {"properties", properties}}.dump();
 }
 
+// A team's app that stalls on the event named "stall" until the test lets
+// it go (through storage), behind a consumer whose small window the stalled
+// key fills: fetching pauses.
+struct StalledConsumer {
+  static ps::runtime::RuntimeOptions patient() {
+    auto o = RuntimeHarness::fast_options();
+    o.limits.wall = 120s;  // the stall outlasts rebalances and outages
+    return o;
+  }
+  RuntimeHarness h{patient()};
+  ps::ingestion::PipelineOptions options;
+  std::unique_ptr<ps::ingestion::EventPipeline> pipeline;
+
+  StalledConsumer(const ps::test::KafkaBroker& broker, const std::string& group) : options(options_for(broker, group)) {
+    auto app = h.write_app("stall", {{"index.js", R"(
+      export async function processEvent(e, { storage }) {
+        if (e.event === 'stall') while (!(await storage.get('go'))) {}
+        return e
+      }
+    )"}});
+    h.load({RuntimeHarness::entry(app, {1})});
+    options.max_in_flight = 4;
+    pipeline = std::make_unique<ps::ingestion::EventPipeline>(options, h.runtime().chain(), h.metrics());
+    std::vector<std::pair<std::string, std::string>> stalled = {{"1:s", event(1, "stall", "s")}};
+    for (int i = 0; i < 10; ++i) stalled.emplace_back("1:s", event(1, "e", "s", {{"seq", i}}));
+    ps::test::produce(broker.bootstrap(), "in", stalled);
+    auto& pauses = h.metrics().counter("plugin_server_ingestion_pauses_total", "");
+    for (int i = 0; i < 200 && pauses.value() < 1; ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE(pauses.value() >= 1);
+  }
+
+  void release() {
+    auto id = h.query("SELECT id FROM app_instances");
+    h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("ingestion: events pass through, are transformed, dropped, marked failed, envelopes are merged",
@@ -275,28 +312,10 @@ TEST_CASE("ingestion: in-flight work stays bounded, a stalled key pauses fetchin
 
 TEST_CASE("ingestion: a consumer paused for back-pressure consumes again after a rebalance", "[ingestion][kafka]") {
   ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
-  // The stalled event holds the window through both rebalances.
-  auto runtime_options = RuntimeHarness::fast_options();
-  runtime_options.limits.wall = 120s;
-  RuntimeHarness h(runtime_options);
-  // Stalls until the test says go (through storage).
-  auto app = h.write_app("stall", {{"index.js", R"(
-    export async function processEvent(e, { storage }) {
-      if (e.event === 'stall') while (!(await storage.get('go'))) {}
-      return e
-    }
-  )"}});
-  h.load({RuntimeHarness::entry(app, {1})});
-  auto options = options_for(broker, "g-rebalance");
-  options.max_in_flight = 4;
-  ps::ingestion::EventPipeline first(options, h.runtime().chain(), h.metrics());
-  // A stalled key fills the window: fetching pauses.
-  std::vector<std::pair<std::string, std::string>> stalled = {{"1:s", event(1, "stall", "s")}};
-  for (int i = 0; i < 10; ++i) stalled.emplace_back("1:s", event(1, "e", "s", {{"seq", i}}));
-  ps::test::produce(broker.bootstrap(), "in", stalled);
-  auto& pauses = h.metrics().counter("plugin_server_ingestion_pauses_total", "");
-  for (int i = 0; i < 200 && pauses.value() < 1; ++i) std::this_thread::sleep_for(50ms);
-  REQUIRE(pauses.value() >= 1);
+  StalledConsumer stalled(broker, "g-rebalance");
+  auto& h = stalled.h;
+  auto& first = *stalled.pipeline;
+  auto& options = stalled.options;
   // A second daemon joins and leaves: the first gets every partition back.
   {
     ps::ingestion::EventPipeline second(options, h.runtime().chain(), h.metrics());
@@ -307,8 +326,7 @@ TEST_CASE("ingestion: a consumer paused for back-pressure consumes again after a
   for (int i = 0; i < 400 && first.assigned_partitions() < 2; ++i) std::this_thread::sleep_for(50ms);
   REQUIRE(first.assigned_partitions() == 2);
   // The stall ends: the window drains and fetching must resume on the partitions it got back.
-  auto id = h.query("SELECT id FROM app_instances");
-  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  stalled.release();
   // Events of other keys, on both partitions, must flow through the first daemon now.
   std::vector<std::pair<std::string, std::string>> later;
   for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
@@ -373,25 +391,8 @@ TEST_CASE("ingestion: a broker outage is reported, and consumption resumes when 
 TEST_CASE("ingestion: paused for back-pressure through a broker outage, it reports the brokers back and consumes again",
           "[ingestion][kafka]") {
   ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
-  auto runtime_options = RuntimeHarness::fast_options();
-  runtime_options.limits.wall = 120s;
-  RuntimeHarness h(runtime_options);
-  auto app = h.write_app("stall", {{"index.js", R"(
-    export async function processEvent(e, { storage }) {
-      if (e.event === 'stall') while (!(await storage.get('go'))) {}
-      return e
-    }
-  )"}});
-  h.load({RuntimeHarness::entry(app, {1})});
-  auto options = options_for(broker, "g-outage-paused");
-  options.max_in_flight = 4;
-  ps::ingestion::EventPipeline pipeline(options, h.runtime().chain(), h.metrics());
-  std::vector<std::pair<std::string, std::string>> stalled = {{"1:s", event(1, "stall", "s")}};
-  for (int i = 0; i < 10; ++i) stalled.emplace_back("1:s", event(1, "e", "s", {{"seq", i}}));
-  ps::test::produce(broker.bootstrap(), "in", stalled);
-  auto& pauses = h.metrics().counter("plugin_server_ingestion_pauses_total", "");
-  for (int i = 0; i < 200 && pauses.value() < 1; ++i) std::this_thread::sleep_for(50ms);
-  REQUIRE(pauses.value() >= 1);
+  StalledConsumer stalled(broker, "g-outage-paused");
+  auto& pipeline = *stalled.pipeline;
 
   // Down, and back before the group forgets the member: the consumer stays
   // paused, so no message arrives to say that the brokers are back.
@@ -412,8 +413,7 @@ TEST_CASE("ingestion: paused for back-pressure through a broker outage, it repor
   CHECK(back);
 
   // The stall ends: everything stalled and everything produced since comes out.
-  auto id = h.query("SELECT id FROM app_instances");
-  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  stalled.release();
   std::vector<std::pair<std::string, std::string>> later;
   for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
   ps::test::produce(broker.bootstrap(), "in", later);
