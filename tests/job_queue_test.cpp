@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "scheduler/backoff.h"
 #include "scheduler/task_scheduler.h"
@@ -277,4 +278,27 @@ TEST_CASE("queue: only jobs the daemon holds keep their leases, a lost one is re
   CHECK(h->wait_for("SELECT value::text FROM app_storage WHERE key = 'ran'", "7", 30s) == "7");
   // Its outcome is written after the job's own storage write: wait for it.
   CHECK(h->wait_for("SELECT count(*) FROM jobs", "0") == "0");
+}
+
+TEST_CASE("queue: jobs whose claim lands while the queue stops go back uncounted, none is left held", "[jobs][queue]") {
+  auto h = RuntimeHarness::with_jobs();
+  auto app = h->write_app("late", {{"index.js", "export const jobs = { j: async (p, { storage }) => { await storage.set('ran:' + p, true) } }"}});
+  h->load({RuntimeHarness::entry(app, {1})});
+  auto id = h->query("SELECT id FROM app_instances");
+  // The next claim waits on this lock; the jobs appear when it is released.
+  pqxx::connection conn(h->database().url());
+  pqxx::work locker(conn);
+  locker.exec0("LOCK TABLE jobs IN EXCLUSIVE MODE");
+  locker.exec0("INSERT INTO jobs (instance_id, name, payload, max_attempts) SELECT " + id +
+               ", 'j', i::text::jsonb, 3 FROM generate_series(1, 5) AS i");
+  REQUIRE(h->wait_for("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                      "wait_event_type = 'Lock'", "1") == "1");
+  std::thread stopper([&] { h->stop_queue(5s); });
+  // The stop is under way when the claim lands.
+  std::this_thread::sleep_for(300ms);
+  locker.commit();
+  stopper.join();
+  // Each job either ran once (it started before the stop) or is waiting again with its attempt uncounted.
+  CHECK(h->query("SELECT count(*) FROM jobs WHERE state <> 'available' OR attempts <> 0") == "0");
+  CHECK(std::stoi(h->query("SELECT count(*) FROM jobs")) + std::stoi(h->query("SELECT count(*) FROM app_storage")) == 5);
 }

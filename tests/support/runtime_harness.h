@@ -40,6 +40,8 @@ class RuntimeHarness {
   // Queue options with short retries and leases, so tests see them quickly.
   scheduler::JobQueueOptions& queue_options() { return queue_options_; }
   runtime::AppRuntime& runtime() { return *runtime_; }
+  // Stops the job queue as a daemon's shutdown does (the runtime goes on).
+  void stop_queue(std::chrono::milliseconds grace) { queue_->stop(grace); }
   // Stops and starts the runtime again on the same database (a daemon restart).
   void restart(const std::vector<config::AppConfig>& apps);
 
