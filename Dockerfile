@@ -5,10 +5,12 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libboost-dev libssl-dev librdkafka-dev libpqxx-dev \
-      libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev \
+      libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The JavaScript built into the binary (runtime/js) comes from npm at build time.
+RUN cd runtime/js && npm ci --no-audit --no-fund
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPLUGIN_SERVER_TESTS=OFF \
  && cmake --build build -j "$(nproc)" --target plugin-server
 

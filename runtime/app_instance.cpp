@@ -126,6 +126,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
     return;
   }
   exports_ = sandbox_->exports();
+  processes_events_ = exports_.has("processEvent");
   run_setup(attempt, std::move(ready));
 }
 

@@ -88,6 +88,9 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   std::string disabled_reason() const;
   // Valid once start() reported ready.
   const Exports& exports() const { return exports_; }
+  // Whether events of the team go through this instance: false once its
+  // module is known to have no processEvent (it is then not in the chain).
+  bool processes_events() const { return processes_events_.load(); }
 
  private:
   struct MethodMetrics;
@@ -109,6 +112,7 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   mutable std::mutex reason_mutex_;
   std::string disabled_reason_;
   Exports exports_;
+  std::atomic<bool> processes_events_{true};
   // Touched only on the instance's thread:
   std::shared_ptr<Sandbox> sandbox_;
   bool replacing_ = false;

@@ -9,6 +9,7 @@
 #include "db/pool.h"
 #include "runtime/app_config.h"
 #include "runtime/executor.h"
+#include "runtime/module_graph.h"
 
 namespace ps::runtime {
 
@@ -30,8 +31,8 @@ bool runs_before(int order_a, InstanceId id_a, int order_b, InstanceId id_b) {
 
 }  // namespace
 
-AppRegistry::AppRegistry(InstanceEnvironment& env, db::Pool* pool)
-    : env_(env), placement_(env.executor->size()), pool_(pool) {}
+AppRegistry::AppRegistry(InstanceEnvironment& env, Transpiler& transpiler, db::Pool* pool)
+    : env_(env), transpiler_(transpiler), placement_(env.executor->size()), pool_(pool) {}
 
 AppRegistry::~AppRegistry() = default;
 
@@ -60,7 +61,11 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
     std::shared_ptr<const Bundle> bundle;
     try {
       auto& cached = bundles[app.path];
-      if (!cached) cached = std::make_shared<Bundle>(load_bundle(app.path));
+      if (!cached) {
+        auto loaded = std::make_shared<Bundle>(load_bundle(app.path));
+        prepare_modules(*loaded, transpiler_);
+        cached = std::move(loaded);
+      }
       bundle = cached;
     } catch (const std::exception& e) {
       spdlog::error("app {}: cannot load: {}", app.path, e.what());

@@ -29,10 +29,13 @@ struct InstanceStatus {
   std::string error;
 };
 
+class Transpiler;
+
 class AppRegistry {
  public:
   // Without a pool (check-app, some tests) ids are numbered in-process.
-  AppRegistry(InstanceEnvironment& env, db::Pool* pool);
+  // Bundles are transpiled with `transpiler`, once each.
+  AppRegistry(InstanceEnvironment& env, Transpiler& transpiler, db::Pool* pool);
   ~AppRegistry();
 
   // Loads and starts every entry; returns when each instance is ready or disabled.
@@ -49,6 +52,7 @@ class AppRegistry {
   InstanceId instance_id(const std::string& app_name, long long team_id);
 
   InstanceEnvironment& env_;
+  Transpiler& transpiler_;
   ChainPlacement placement_;
   db::Pool* pool_;
   InstanceId next_local_id_ = 1;

@@ -2,6 +2,7 @@
 
 #include "runtime/executor.h"
 #include "runtime/postgres_storage.h"
+#include "runtime/transpiler.h"
 #include "runtime/watchdog.h"
 
 namespace ps::runtime {
@@ -30,6 +31,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
     : js_(std::make_unique<Executor>(options.threads, "js")),
       blocking_(std::make_unique<Executor>(options.blocking_threads, "storage")),
       watchdog_(std::make_unique<Watchdog>()),
+      transpiler_(std::make_unique<Transpiler>(*watchdog_, options.limits.cpu)),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
   if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_, options.max_storage_total_bytes);
   env_.executor = js_.get();
@@ -45,7 +47,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.console = options.console;
   env_.max_storage_value_bytes = options.max_storage_value_bytes;
   env_.max_enqueues_per_second = options.max_enqueues_per_second;
-  registry_ = std::make_unique<AppRegistry>(env_, pool);
+  registry_ = std::make_unique<AppRegistry>(env_, *transpiler_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }
 

@@ -24,6 +24,7 @@ namespace ps::runtime {
 class Executor;
 class Watchdog;
 class PostgresStorage;
+class Transpiler;
 
 struct RuntimeOptions {
   int threads = 0;  // 0 = one per core
@@ -68,6 +69,7 @@ class AppRuntime {
   std::unique_ptr<Executor> js_;
   std::unique_ptr<Executor> blocking_;
   std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<Transpiler> transpiler_;
   std::unique_ptr<BeastFetcher> fetcher_;
   std::unique_ptr<PostgresStorage> storage_;
   InstanceEnvironment env_;

@@ -76,9 +76,19 @@ Bundle load_bundle(const std::filesystem::path& path) {
   } else {
     throw BundleError(bundle.source + ": no such folder or .tar.gz file");
   }
+  return bundle_from_files(std::move(bundle.source), std::move(bundle.files));
+}
+
+Bundle bundle_from_files(std::string source, std::map<std::string, std::string> files) {
+  Bundle bundle;
+  bundle.source = std::move(source);
+  bundle.files = std::move(files);
   auto manifest = bundle.files.find("plugin.json");
   if (manifest == bundle.files.end()) throw BundleError(bundle.source + ": plugin.json is missing");
   bundle.manifest = parse_manifest(manifest->second, bundle.source + "/plugin.json");
+  if (bundle.manifest.main.empty()) {
+    bundle.manifest.main = !bundle.files.count("index.js") && bundle.files.count("index.ts") ? "index.ts" : "index.js";
+  }
   auto main = std::filesystem::path(bundle.manifest.main).lexically_normal().generic_string();
   if (!bundle.files.count(main)) {
     throw BundleError(bundle.source + ": the main file \"" + bundle.manifest.main + "\" is missing");

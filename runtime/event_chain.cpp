@@ -54,7 +54,9 @@ struct Walk : std::enable_shared_from_this<Walk> {
 
 void EventChain::process(long long team_id, std::string event_json, std::function<void(ChainResult)> done) const {
   auto walk = std::make_shared<Walk>();
-  walk->chain = registry_.for_team(team_id);
+  for (auto& instance : registry_.for_team(team_id)) {
+    if (instance->processes_events()) walk->chain.push_back(std::move(instance));
+  }
   walk->event = std::move(event_json);
   walk->done = std::move(done);
   walk->step();

@@ -3,13 +3,18 @@
 #include <future>
 
 #include "runtime/executor.h"
+#include "runtime/module_graph.h"
+#include "runtime/transpiler.h"
 #include "runtime/watchdog.h"
 
 namespace ps::runtime {
 
 AppReport inspect_app(const std::filesystem::path& path, const Limits& limits) {
-  auto bundle = std::make_shared<const Bundle>(load_bundle(path));
   Watchdog watchdog;
+  Transpiler transpiler(watchdog, limits.cpu);
+  auto loaded = std::make_shared<Bundle>(load_bundle(path));
+  prepare_modules(*loaded, transpiler);
+  std::shared_ptr<const Bundle> bundle = std::move(loaded);
   Executor executor(1, "check-app");
   std::packaged_task<AppReport()> task([&] {
     SandboxOptions options;

@@ -31,8 +31,8 @@ ConfigField parse_field(const nlohmann::json& entry, const std::string& where) {
   if (f.key.empty()) throw BundleError(where + ": \"key\" must not be empty");
   f.name = string_member(entry, "name", where, false, f.key);
   f.type = string_member(entry, "type", where, false, "string");
-  if (f.type != "string" && f.type != "json" && f.type != "choice" && f.type != "attachment") {
-    throw BundleError(where + ": \"type\" must be string, json, choice or attachment, got \"" + f.type + "\"");
+  if (f.type != "string" && f.type != "json" && f.type != "choice" && f.type != "attachment" && f.type != "boolean") {
+    throw BundleError(where + ": \"type\" must be string, json, choice, attachment or boolean, got \"" + f.type + "\"");
   }
   f.hint = string_member(entry, "hint", where, false);
   f.required = bool_member(entry, "required", where);
@@ -73,12 +73,15 @@ Manifest parse_manifest(const std::string& text, const std::string& source) {
   m.name = string_member(doc, "name", source, true);
   if (m.name.empty()) throw BundleError(source + ": \"name\" must not be empty");
   m.description = string_member(doc, "description", source, false);
-  m.main = string_member(doc, "main", source, false, "index.js");
+  m.main = string_member(doc, "main", source, false);
   if (auto it = doc.find("config"); it != doc.end() && !it->is_null()) {
     if (!it->is_array()) throw BundleError(source + ": \"config\" must be an array");
     std::set<std::string> keys;  // a set: a huge manifest must not cost quadratic time
     for (std::size_t i = 0; i < it->size(); ++i) {
-      auto field = parse_field((*it)[i], source + ": config[" + std::to_string(i) + "]");
+      const auto& entry = (*it)[i];
+      // Explanation text for the settings form ({"markdown": "..."}): nothing to configure.
+      if (entry.is_object() && !entry.contains("key") && entry.contains("markdown")) continue;
+      auto field = parse_field(entry, source + ": config[" + std::to_string(i) + "]");
       if (!keys.insert(field.key).second) {
         throw BundleError(source + ": config key \"" + field.key + "\" is declared twice");
       }

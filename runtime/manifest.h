@@ -18,7 +18,7 @@ class BundleError : public std::runtime_error {
 struct ConfigField {
   std::string key;
   std::string name;
-  std::string type = "string";  // string, json, choice, attachment
+  std::string type = "string";  // string, json, choice, attachment, boolean
   nlohmann::json default_value;  // null when absent
   bool required = false;
   bool secret = false;
@@ -29,7 +29,7 @@ struct ConfigField {
 struct Manifest {
   std::string name;
   std::string description;
-  std::string main = "index.js";
+  std::string main;  // empty when plugin.json names none: the bundle picks index.js or index.ts
   std::vector<ConfigField> config;
   std::vector<std::string> public_jobs;
 

@@ -1,6 +1,7 @@
-// Runs once in every app's context, before the app's module. It installs the
+// Runs once in every app's context, before the app's code. It installs the
 // globals apps may use (console, fetch, Headers, Response, URL,
-// URLSearchParams) and returns the runtime's internal helpers to C++. `host`
+// URLSearchParams, RetryError), the CommonJS loader, and returns the
+// runtime's internal helpers to C++. `host`
 // holds the native functions; it stays inside this closure, out of apps' reach.
 (function (host) {
   'use strict';
@@ -165,9 +166,103 @@
     }
   }
 
-  const globals = { console, fetch, Headers, Response, URL, URLSearchParams };
-  for (const [name, value] of Object.entries(globals)) {
+  // A failure worth another attempt (a job, a scheduled task); the name apps
+  // import from @posthog/plugin-scaffold.
+  class RetryError extends Error {
+    constructor(message) {
+      super(message);
+      this.name = 'RetryError';
+    }
+  }
+
+  function setGlobal(name, value) {
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+  const globals = { console, fetch, Headers, Response, URL, URLSearchParams, RetryError, global: globalThis };
+  for (const [name, value] of Object.entries(globals)) setGlobal(name, value);
+
+  // --- modules ------------------------------------------------------------
+
+  // What an app may import besides its own files, as the reference provided.
+  function nodeFetch(resource, options) {
+    return fetch(resource, options);
+  }
+  Object.assign(nodeFetch, { default: nodeFetch, Headers, Response });
+  const builtinModules = Object.assign(Object.create(null), {
+    '@posthog/plugin-scaffold': Object.freeze({ RetryError }),
+    'node-fetch': nodeFetch,
+    url: Object.freeze({ URL, URLSearchParams }),
+  });
+
+  // CommonJS as Node runs it: each bundle file runs once, with its own
+  // module, exports and require; later requires get its module.exports.
+  const loaded = new Map();
+  let bundleName = '';
+
+  function dirname(path) {
+    const slash = path.lastIndexOf('/');
+    return slash < 0 ? '.' : path.slice(0, slash);
+  }
+
+  function makeRequire(referrer) {
+    return function require(specifier) {
+      if (typeof specifier !== 'string') throw new TypeError('require: the module name must be a string');
+      if (Object.prototype.hasOwnProperty.call(builtinModules, specifier)) return builtinModules[specifier];
+      const path = host.resolveModule(referrer, specifier);
+      if (path === undefined) {
+        const relative = specifier.startsWith('./') || specifier.startsWith('../');
+        const why = relative
+          ? 'no such file in the bundle'
+          : `only files of the bundle and these modules can be imported: ${Object.keys(builtinModules).join(', ')}`;
+        throw new Error(`${bundleName}/${referrer}: cannot import "${specifier}": ${why}`);
+      }
+      const known = loaded.get(path);
+      if (known) return known.exports;
+      const module = { exports: {}, id: path, filename: path, loaded: false };
+      loaded.set(path, module);
+      const body = host.loadModule(path);
+      if (typeof body === 'string') module.exports = parse(body);
+      else body.call(module.exports, module.exports, makeRequire(path), module, path, dirname(path));
+      module.loaded = true;
+      return module.exports;
+    };
+  }
+
+  // Before the main file runs: its module, exports and require, as globals
+  // (the main file is a script, so its top-level functions are globals too).
+  function startMain(name, main) {
+    bundleName = name;
+    const module = { exports: {}, id: main, filename: main, loaded: false };
+    loaded.set(main, module);
+    const names = { module, exports: module.exports, require: makeRequire(main), __filename: main, __dirname: dirname(main) };
+    for (const [key, value] of Object.entries(names)) setGlobal(key, value);
+  }
+
+  // Where the app's hooks are once the main file ran, looked up as the
+  // reference did: `exports`, its `default`, `module.exports` and its
+  // `default`; the global scope only when none of them holds anything (a
+  // script that declares its hooks as top-level functions).
+  function appExports(names) {
+    const places = [globalThis.exports, globalThis.module && globalThis.module.exports];
+    for (const place of places.slice()) if (place) places.push(place.default);
+    const found = places.filter((p) => p !== null && (typeof p === 'object' || typeof p === 'function'));
+    if (!found.some((p) => Object.keys(p).length > 0)) found.push(globalThis);
+    const hooks = Object.create(null);
+    for (const name of names) {
+      const place = found.find((p) => p[name]);
+      if (place) hooks[name] = place[name];
+    }
+    // An app with processEventBatch only: each event is a batch of one, and
+    // the batch's first event is the result, as the reference ran it.
+    const batchPlace = found.find((p) => p.processEventBatch);
+    if (!hooks.processEvent && batchPlace) {
+      const batch = batchPlace.processEventBatch;
+      hooks.processEvent = async function processEvent(event, meta) {
+        const out = await batch([event], meta);
+        return Array.isArray(out) ? out[0] : undefined;
+      };
+    }
+    return hooks;
   }
 
   function makeStorage() {
@@ -176,6 +271,8 @@
         return host.storageGet(String(key)).then((json) => (json === undefined ? defaultValue : JSON.parse(json)));
       },
       set(key, value) {
+        // As the reference: storing undefined removes the key.
+        if (value === undefined) return host.storageDel(String(key));
         let json;
         try {
           json = JSON.stringify(value);
@@ -362,5 +459,5 @@
     return out && typeof out.then === 'function' ? Promise.resolve(out).then(finish) : finish(out);
   }
 
-  return { makeMeta, processEvent, runJob, runInTime, show };
+  return { makeMeta, processEvent, runJob, runInTime, show, startMain, appExports };
 })

@@ -21,19 +21,6 @@ constexpr const char* kHookNames[] = {"setupPlugin",    "teardownPlugin", "proce
                                       "runEveryMinute", "runEveryHour",   "runEveryDay"};
 constexpr const char* kScheduledTasks[] = {"runEveryMinute", "runEveryHour", "runEveryDay"};
 
-// Resolves a relative import against the importing file, within the bundle.
-std::optional<std::string> resolve_path(const std::string& referrer, const std::string& specifier,
-                                        const std::map<std::string, std::string>& files) {
-  if (specifier.rfind("./", 0) != 0 && specifier.rfind("../", 0) != 0) return std::nullopt;
-  auto base = std::filesystem::path(referrer).parent_path();
-  auto joined = (base / specifier).lexically_normal().generic_string();
-  if (joined.rfind("../", 0) == 0) return std::nullopt;
-  for (const auto& candidate : {joined, joined + ".js", joined + ".mjs", joined + "/index.js"}) {
-    if (files.count(candidate)) return candidate;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 bool Exports::has(const std::string& method) const {
@@ -47,12 +34,13 @@ Sandbox::Impl::~Impl() {
     fail_pending(Failure::Unavailable, "the app instance stopped before the call settled");
     ops.clear();
     methods.clear();
-    modules.clear();
     meta.Reset();
     exported_jobs.Reset();
     process_event_wrapper.Reset();
     make_meta_fn.Reset();
     run_job_fn.Reset();
+    start_main_fn.Reset();
+    app_exports_fn.Reset();
     label.Reset();
     context.Reset();
   }
@@ -117,6 +105,8 @@ void Sandbox::Impl::install_prelude() {
   add_host_function<&Impl::host_storage_set>(host, "storageSet");
   add_host_function<&Impl::host_storage_del>(host, "storageDel");
   add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
+  add_host_function<&Impl::host_load_module>(host, "loadModule");
+  add_host_function<&Impl::host_resolve_module>(host, "resolveModule");
   Local<v8::Value> args[] = {host};
   Local<v8::Value> result;
   if (!factory.As<v8::Function>()->Call(ctx(), v8::Undefined(isolate), 1, args).ToLocal(&result) ||
@@ -127,6 +117,8 @@ void Sandbox::Impl::install_prelude() {
   process_event_wrapper.Reset(isolate, prelude_function(isolate, ctx(), helpers, "processEvent"));
   make_meta_fn.Reset(isolate, prelude_function(isolate, ctx(), helpers, "makeMeta"));
   run_job_fn.Reset(isolate, prelude_function(isolate, ctx(), helpers, "runJob"));
+  start_main_fn.Reset(isolate, prelude_function(isolate, ctx(), helpers, "startMain"));
+  app_exports_fn.Reset(isolate, prelude_function(isolate, ctx(), helpers, "appExports"));
   label.Reset(isolate, js::message(isolate, opt.label));
 }
 
@@ -138,72 +130,73 @@ std::string Sandbox::Impl::where(Local<v8::Message> message) {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
 }
 
-Local<v8::Module> Sandbox::Impl::compile_module(const std::string& path) {
-  for (auto& [module, known] : modules) {
-    if (known == path) return module.Get(isolate);
+// A bundle file other than the main one, as Node runs it: a function of
+// (exports, require, module, __filename, __dirname). Lines and columns in
+// errors are the file's own.
+v8::MaybeLocal<v8::Value> Sandbox::Impl::compile_module(const std::string& path) {
+  auto file = opt.bundle->source + "/" + path;
+  auto code = opt.bundle->code.find(path);
+  if (code == opt.bundle->code.end()) {
+    isolate->ThrowException(v8::Exception::Error(js::message(
+        isolate, file + ": required with a computed name; only files required with a literal path can be loaded")));
+    return {};
   }
-  v8::TryCatch tc(isolate);
-  v8::ScriptOrigin origin(isolate, js::message(isolate, opt.bundle->source + "/" + path), 0, 0, false, -1,
-                          Local<v8::Value>(), false, false, true);
   Local<v8::String> text;
-  if (!js::string(isolate, opt.bundle->files.at(path)).ToLocal(&text)) {
-    throw BundleError(opt.bundle->source + "/" + path + ": the file is too large");
-  }
-  v8::ScriptCompiler::Source source(text, origin);
-  Local<v8::Module> module;
-  if (!v8::ScriptCompiler::CompileModule(isolate, &source).ToLocal(&module)) {
-    throw BundleError(where(tc.Message()) + js::describe(isolate, tc.Exception()));
-  }
-  modules.emplace_back(v8::Global<v8::Module>(isolate, module), path);
-  return module;
-}
-
-v8::MaybeLocal<v8::Module> Sandbox::Impl::resolve_import(Local<v8::Context> context, Local<v8::String> specifier,
-                                                         Local<v8::FixedArray>, Local<v8::Module> referrer) {
-  auto* impl = static_cast<Impl*>(context->GetIsolate()->GetData(0));
-  auto* isolate = impl->isolate;
-  std::string referrer_path;
-  for (auto& [module, path] : impl->modules) {
-    if (module == referrer) referrer_path = path;
-  }
-  auto spec = js::utf8(isolate, specifier).value_or("");
-  auto resolved = resolve_path(referrer_path, spec, impl->opt.bundle->files);
-  if (!resolved) {
-    bool relative = spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0;
-    auto message = impl->opt.bundle->source + "/" + referrer_path + ": cannot import \"" + spec + "\": " +
-                   (relative ? "no such file in the bundle" : "only relative imports of files in the bundle are allowed");
-    isolate->ThrowException(v8::Exception::Error(js::message(isolate, message)));
+  if (!js::string(isolate, code->second).ToLocal(&text)) {
+    isolate->ThrowException(v8::Exception::RangeError(js::message(isolate, file + ": the file is too large")));
     return {};
   }
-  try {
-    return impl->compile_module(*resolved);
-  } catch (const BundleError& e) {
-    isolate->ThrowException(v8::Exception::SyntaxError(js::message(isolate, e.what())));
-    return {};
-  }
-}
-
-void Sandbox::Impl::load_module() {
-  auto module = compile_module(opt.bundle->manifest.main);
+  // JSON files are data: the prelude parses them.
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) return text;
   v8::TryCatch tc(isolate);
-  if (module->InstantiateModule(ctx(), resolve_import).IsNothing()) {
-    throw BundleError(opt.bundle->source + ": " + js::describe(isolate, tc.Exception()));
+  v8::ScriptOrigin origin(isolate, js::message(isolate, file));
+  v8::ScriptCompiler::Source source(text, origin);
+  Local<v8::String> params[] = {js::message(isolate, "exports"), js::message(isolate, "require"),
+                                js::message(isolate, "module"), js::message(isolate, "__filename"),
+                                js::message(isolate, "__dirname")};
+  Local<v8::Function> fn;
+  if (!v8::ScriptCompiler::CompileFunction(ctx(), &source, 5, params).ToLocal(&fn)) {
+    auto message = where(tc.Message()) + js::describe(isolate, tc.Exception());
+    tc.Reset();
+    isolate->ThrowException(v8::Exception::SyntaxError(js::message(isolate, message)));
+    return {};
   }
-  Local<v8::Value> evaluation;
+  return fn;
+}
+
+// The main file runs as a script, as the reference ran it: its top-level
+// functions are globals, which is where a script-style app's hooks are.
+void Sandbox::Impl::load_module() {
+  const auto& main = opt.bundle->manifest.main;
+  auto file = opt.bundle->source + "/" + main;
+  Local<v8::Script> script;
+  {
+    v8::TryCatch tc(isolate);
+    v8::ScriptOrigin origin(isolate, js::message(isolate, file));
+    Local<v8::String> text;
+    if (!js::string(isolate, opt.bundle->code.at(main)).ToLocal(&text)) throw BundleError(file + ": the file is too large");
+    if (!v8::Script::Compile(ctx(), text, &origin).ToLocal(&script)) {
+      throw BundleError(where(tc.Message()) + js::describe(isolate, tc.Exception()));
+    }
+  }
+  load_step("preparing the module", [&] {
+    Local<v8::Value> args[] = {js::message(isolate, opt.bundle->source), js::message(isolate, main)};
+    return !start_main_fn.Get(isolate)->Call(ctx(), v8::Undefined(isolate), 2, args).IsEmpty();
+  });
   load_step("loading the module", [&] {
-    if (!module->Evaluate(ctx()).ToLocal(&evaluation)) return false;
+    if (script->Run(ctx()).IsEmpty()) return false;
     isolate->PerformMicrotaskCheckpoint();
     return true;
   });
-  auto promise = evaluation.As<v8::Promise>();
-  if (promise->State() == v8::Promise::kRejected) {
-    throw AppError(opt.bundle->source + ": the module threw while loading: " + js::describe(isolate, promise->Result()));
-  }
-  if (promise->State() == v8::Promise::kPending) {
-    throw AppError(opt.bundle->source + ": top-level await of host operations is not supported");
-  }
-  load_step("reading the module's exports",
-            [&] { return read_exports(module->GetModuleNamespace().As<v8::Object>()); });
+  load_step("reading the module's exports", [&] {
+    std::vector<Local<v8::Value>> names;
+    for (const char* name : kHookNames) names.push_back(js::message(isolate, name));
+    names.push_back(js::message(isolate, "jobs"));
+    Local<v8::Value> args[] = {v8::Array::New(isolate, names.data(), names.size())};
+    Local<v8::Value> found;
+    if (!app_exports_fn.Get(isolate)->Call(ctx(), v8::Undefined(isolate), 1, args).ToLocal(&found)) return false;
+    return found->IsObject() && read_exports(found.As<v8::Object>());
+  });
 }
 
 template <class Body>

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "runtime/executor.h"
+#include "runtime/module_graph.h"
 #include "runtime/sandbox_impl.h"
 
 namespace ps::runtime {
@@ -253,6 +254,25 @@ void Sandbox::Impl::host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& 
   job.run_at = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(std::llround(at_ms)));
   auto done = impl.completion<std::optional<std::string>>(impl.add_op(resolver), &Impl::settle_enqueue);
   impl.opt.host.jobs->enqueue(std::move(job), std::move(done));
+}
+
+void Sandbox::Impl::host_load_module(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto& impl = from(info);
+  auto path = string_arg(info, 0, "loadModule: the path");
+  if (!path) return;
+  Local<v8::Value> loaded;
+  if (impl.compile_module(*path).ToLocal(&loaded)) info.GetReturnValue().Set(loaded);
+}
+
+void Sandbox::Impl::host_resolve_module(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto& impl = from(info);
+  auto referrer = string_arg(info, 0, "resolveModule: the referrer");
+  if (!referrer) return;
+  auto specifier = string_arg(info, 1, "resolveModule: the specifier");
+  if (!specifier) return;
+  if (auto path = resolve_module(*referrer, *specifier, impl.opt.bundle->files)) {
+    info.GetReturnValue().Set(js::message(impl.isolate, *path));
+  }
 }
 
 void Sandbox::Impl::host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info) {

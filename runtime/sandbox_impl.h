@@ -30,9 +30,10 @@ struct Sandbox::Impl {
   v8::Global<v8::Function> process_event_wrapper;
   v8::Global<v8::Function> make_meta_fn;
   v8::Global<v8::Function> run_job_fn;
+  v8::Global<v8::Function> start_main_fn;  // module, exports, require for the main file
+  v8::Global<v8::Function> app_exports_fn;  // where the app's hooks are, once it ran
   v8::Global<v8::String> label;
   v8::Global<v8::Object> meta;
-  std::vector<std::pair<v8::Global<v8::Module>, std::string>> modules;  // module, bundle path
   std::map<std::string, v8::Global<v8::Function>> methods;
   v8::Global<v8::Value> exported_jobs;  // until meta takes it over
   Exports exports;
@@ -71,10 +72,9 @@ struct Sandbox::Impl {
 
   std::string where(Local<v8::Message> message);
 
-  Local<v8::Module> compile_module(const std::string& path);
-
-  static v8::MaybeLocal<v8::Module> resolve_import(Local<v8::Context> context, Local<v8::String> specifier,
-                                                   Local<v8::FixedArray>, Local<v8::Module> referrer);
+  // A required bundle file: a function to run, or a JSON file's text. Empty
+  // with an exception thrown when it cannot be.
+  v8::MaybeLocal<v8::Value> compile_module(const std::string& path);
 
   void load_module();
 
@@ -160,6 +160,11 @@ struct Sandbox::Impl {
 
   // enqueueJob(name, payloadJSON | undefined, runAtMs): resolves once the job is durable.
   static void host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  // loadModule(path): compile_module for the prelude's require.
+  static void host_load_module(const v8::FunctionCallbackInfo<v8::Value>& info);
+  // resolveModule(referrer, specifier): the bundle path, or undefined.
+  static void host_resolve_module(const v8::FunctionCallbackInfo<v8::Value>& info);
 
   static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info);

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include "runtime/event_chain.h"
+#include "tests/support/process.h"
 #include "tests/support/runtime_harness.h"
 #include "tests/support/scripted_server.h"
 
@@ -240,7 +241,7 @@ TEST_CASE("instances: storage rejects values that are not JSON", "[runtime][stor
   auto app = h.write_app("badstore", {{"index.js", R"(
     export async function processEvent(e, { storage }) {
       const errors = []
-      for (const v of [undefined, () => 1, 10n]) {
+      for (const v of [() => 1, Symbol('s'), 10n]) {
         try { await storage.set('k', v) } catch (err) { errors.push(err.constructor.name + ': ' + err.message) }
       }
       e.properties.errors = errors
@@ -490,4 +491,39 @@ TEST_CASE("instances: an instance with its quota of jobs waiting has more refuse
   CHECK(h->query("SELECT count(*) FROM jobs") == "35");
   CHECK(h->metrics().render().find("plugin_server_app_quota_refusals_total{app=\"flooder\",quota=\"queued_jobs\"} 25") !=
         std::string::npos);
+}
+
+TEST_CASE("chain: an app without processEvent is not part of the chain, its onEvent still runs", "[runtime][chain]") {
+  RuntimeHarness h;
+  auto fixtures = ps::test::source_dir() + "/tests/fixtures/apps/";
+  h.load({RuntimeHarness::entry(fixtures + "tasks-only", {1}, 0), RuntimeHarness::entry(fixtures + "exports-dot", {1}, 1)});
+  auto out = run_chain(h, 1, R"({"event":"e","team_id":1,"properties":{}})");
+  CHECK(out["failed"].empty());
+  auto props = out["event"]["properties"];
+  CHECK(props["style"] == "exports.name");
+  CHECK(props.count("$plugins_failed") == 0);
+  REQUIRE(props["$plugins_succeeded"].size() == 1);
+  CHECK(props["$plugins_succeeded"][0].get<std::string>().rfind("exports-dot (", 0) == 0);
+  h.runtime().chain().on_event(1, out["event"].dump());
+  CHECK(h.wait_for("SELECT value::text FROM app_storage WHERE key = 'seen'", "1") == "1");
+}
+
+TEST_CASE("instances: storage.set of undefined removes the key, as the reference did", "[runtime][storage]") {
+  RuntimeHarness h;
+  auto app = h.write_app("forgetful", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      await storage.set('k', { a: 1 })
+      const before = await storage.get('k')
+      await storage.set('k', undefined)
+      e.properties.before = before
+      e.properties.after = await storage.get('k', 'gone')
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  auto props = run_chain(h, 1, R"({"event":"e","team_id":1,"properties":{}})")["event"]["properties"];
+  CHECK(props["before"] == json({{"a", 1}}));
+  CHECK(props["after"] == "gone");
+  CHECK(h.query("SELECT count(*) FROM app_storage") == "0");
+  CHECK(h.query("SELECT bytes FROM app_storage_usage") == "0");
 }

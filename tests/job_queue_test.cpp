@@ -291,8 +291,9 @@ TEST_CASE("queue: jobs whose claim lands while the queue stops go back uncounted
   locker.exec0("LOCK TABLE jobs IN EXCLUSIVE MODE");
   locker.exec0("INSERT INTO jobs (instance_id, name, payload, max_attempts) SELECT " + id +
                ", 'j', i::text::jsonb, 3 FROM generate_series(1, 5) AS i");
+  // The claim is waiting (the rescuer may be waiting beside it).
   REQUIRE(h->wait_for("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
-                      "wait_event_type = 'Lock'", "1") == "1");
+                      "wait_event_type = 'Lock' AND query LIKE '%SKIP LOCKED%'", "1") == "1");
   std::thread stopper([&] { h->stop_queue(5s); });
   // The stop is under way when the claim lands.
   std::this_thread::sleep_for(300ms);

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "runtime/bundle.h"
 #include "runtime/manifest.h"
 
 using ps::runtime::BundleError;
@@ -24,8 +25,12 @@ TEST_CASE("manifest: a full plugin.json is read", "[runtime][manifest]") {
   CHECK(m.public_jobs == std::vector<std::string>{"resync"});
 }
 
-TEST_CASE("manifest: main defaults to index.js", "[runtime][manifest]") {
-  CHECK(parse_manifest(R"({"name":"x"})", "p").main == "index.js");
+TEST_CASE("manifest: without a main the bundle runs index.js, else index.ts", "[runtime][manifest]") {
+  CHECK(parse_manifest(R"({"name":"x"})", "p").main.empty());
+  auto plugin = std::pair<std::string, std::string>{"plugin.json", R"({"name":"x"})"};
+  CHECK(ps::runtime::bundle_from_files("b", {plugin, {"index.js", ""}, {"index.ts", ""}}).manifest.main == "index.js");
+  CHECK(ps::runtime::bundle_from_files("b", {plugin, {"index.ts", ""}}).manifest.main == "index.ts");
+  CHECK_THROWS_WITH(ps::runtime::bundle_from_files("b", {plugin}), Catch::Contains("the main file \"index.js\" is missing"));
 }
 
 TEST_CASE("manifest: each mistake is a clear error naming the file", "[runtime][manifest]") {
@@ -36,7 +41,7 @@ TEST_CASE("manifest: each mistake is a clear error naming the file", "[runtime][
   CHECK_THROWS_WITH(parse_manifest(R"({"name":"x","config":[{"name":"n"}]})", "p"),
                     Catch::Contains("config[0]: \"key\" is required"));
   CHECK_THROWS_WITH(parse_manifest(R"({"name":"x","config":[{"key":"k","type":"number"}]})", "p"),
-                    Catch::Contains("must be string, json, choice or attachment"));
+                    Catch::Contains("must be string, json, choice, attachment or boolean"));
   CHECK_THROWS_WITH(parse_manifest(R"({"name":"x","config":[{"key":"k","type":"choice"}]})", "p"),
                     Catch::Contains("needs a non-empty \"choices\""));
   CHECK_THROWS_WITH(parse_manifest(R"({"name":"x","config":[{"key":"k"},{"key":"k"}]})", "p"),

@@ -1,5 +1,6 @@
 #include "tests/support/sandbox_harness.h"
 
+#include "runtime/module_graph.h"
 #include "tests/support/v8_engine.h"
 
 namespace ps::test {
@@ -7,10 +8,8 @@ namespace ps::test {
 namespace {
 std::shared_ptr<const runtime::Bundle> make_bundle(std::map<std::string, std::string> files) {
   if (!files.count("plugin.json")) files["plugin.json"] = R"({"name":"test-app"})";
-  auto bundle = std::make_shared<runtime::Bundle>();
-  bundle->source = "test-app";
-  bundle->manifest = runtime::parse_manifest(files["plugin.json"], "test-app/plugin.json");
-  bundle->files = std::move(files);
+  auto bundle = std::make_shared<runtime::Bundle>(runtime::bundle_from_files("test-app", std::move(files)));
+  runtime::prepare_modules(*bundle, transpiler());
   return bundle;
 }
 }  // namespace
