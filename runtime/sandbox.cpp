@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "json/edit.h"
+#include "runtime/api/host_functions.h"
 #include "runtime/executor.h"
 #include "runtime/sandbox_impl.h"
 #include "runtime/watchdog.h"
@@ -90,13 +91,26 @@ void Sandbox::Impl::add_host_function(Local<v8::Object> host, const char* name) 
 }
 
 void Sandbox::Impl::install_prelude() {
+  // The prelude is a CommonJS bundle: a function of (module, exports) whose
+  // module.exports.default is the factory that takes the host functions.
   v8::TryCatch tc(isolate);
   v8::ScriptOrigin origin(isolate, js::message(isolate, "plugin-server:prelude.js"));
-  Local<v8::Script> script;
-  Local<v8::Value> factory;
-  if (!v8::Script::Compile(ctx(), js::message(isolate, kPreludeSource), &origin).ToLocal(&script) ||
-      !script->Run(ctx()).ToLocal(&factory) || !factory->IsFunction()) {
-    throw std::logic_error("the prelude does not compile: " + js::describe(isolate, tc.Exception()));
+  Local<v8::String> text;
+  if (!js::string(isolate, kPreludeSource).ToLocal(&text)) throw std::logic_error("the prelude is too large");
+  v8::ScriptCompiler::Source source(text, origin);
+  Local<v8::String> params[] = {js::message(isolate, "module"), js::message(isolate, "exports")};
+  Local<v8::Function> bundle;
+  auto module = js::bare_object(isolate);
+  auto exports = js::bare_object(isolate);
+  Local<v8::Value> bundle_args[] = {module, exports};
+  Local<v8::Value> module_exports, factory;
+  if (!js::define(ctx(), module, "exports", exports) ||
+      !v8::ScriptCompiler::CompileFunction(ctx(), &source, 2, params).ToLocal(&bundle) ||
+      bundle->Call(ctx(), v8::Undefined(isolate), 2, bundle_args).IsEmpty() ||
+      !module->Get(ctx(), js::message(isolate, "exports")).ToLocal(&module_exports) || !module_exports->IsObject() ||
+      !module_exports.As<v8::Object>()->Get(ctx(), js::message(isolate, "default")).ToLocal(&factory) ||
+      !factory->IsFunction()) {
+    throw std::logic_error("the prelude does not load: " + js::describe(isolate, tc.Exception()));
   }
   auto host = js::bare_object(isolate);
   add_host_function<&Impl::host_log>(host, "log");
@@ -107,6 +121,11 @@ void Sandbox::Impl::install_prelude() {
   add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
   add_host_function<&Impl::host_load_module>(host, "loadModule");
   add_host_function<&Impl::host_resolve_module>(host, "resolveModule");
+  add_host_function<&Impl::host_sleep>(host, "sleep");
+  api_limits.max_output_bytes = opt.limits.heap_bytes;
+  for (auto functions : {api::encoding_functions(), api::crypto_functions(), api::zlib_functions(), api::clone_functions()}) {
+    if (!api::install(ctx(), host, functions, api_limits)) throw std::logic_error("cannot install the host functions");
+  }
   Local<v8::Value> args[] = {host};
   Local<v8::Value> result;
   if (!factory.As<v8::Function>()->Call(ctx(), v8::Undefined(isolate), 1, args).ToLocal(&result) ||

@@ -256,6 +256,29 @@ void Sandbox::Impl::host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& 
   impl.opt.host.jobs->enqueue(std::move(job), std::move(done));
 }
 
+void Sandbox::Impl::settle_sleep(Impl& impl, Local<v8::Promise::Resolver> resolver, bool&) {
+  --impl.timers;
+  impl.resolve(resolver, v8::Undefined(impl.isolate));
+}
+
+void Sandbox::Impl::host_sleep(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto& impl = from(info);
+  if (!info[0]->IsNumber()) return js::throw_type_error(impl.isolate, "sleep: the delay must be a number");
+  // Node's rule: a delay that is not a number from 1 to 2^31 - 1 is 1 ms.
+  double ms = info[0].As<v8::Number>()->Value();
+  if (!(ms >= 1 && ms <= 2147483647.0)) ms = 1;
+  auto resolver = begin_op(info, true, v8::Exception::Error, "");
+  if (resolver.IsEmpty()) return;
+  if (impl.timers >= kMaxTimers) {
+    return impl.refuse_for_quota(resolver, "timers",
+                                 "too many timers: " + std::to_string(kMaxTimers) + " are pending for this app");
+  }
+  ++impl.timers;
+  auto done = impl.completion<bool>(impl.add_op(resolver), &Impl::settle_sleep);
+  impl.opt.executor->post_after(std::chrono::milliseconds(static_cast<long long>(ms)), impl.opt.thread,
+                                [done = std::move(done)] { done(true); });
+}
+
 void Sandbox::Impl::host_load_module(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
   auto path = string_arg(info, 0, "loadModule: the path");

@@ -11,6 +11,7 @@
 
 #include "base/token_bucket.h"
 #include "json/scan.h"
+#include "runtime/api/host_functions.h"
 #include "runtime/array_buffer_allocator.h"
 #include "runtime/js_safe.h"
 #include "runtime/sandbox.h"
@@ -49,6 +50,8 @@ struct Sandbox::Impl {
   bool heap_exceeded = false;
   bool broken = false;
   base::TokenBucket enqueue_rate;
+  std::size_t timers = 0;  // sleeps pending
+  api::ApiLimits api_limits;  // for the functions of runtime/api; lives as long as the context
 
   explicit Impl(SandboxOptions options) : opt(std::move(options)), enqueue_rate(opt.max_enqueues_per_second) {}
 
@@ -160,6 +163,12 @@ struct Sandbox::Impl {
 
   // enqueueJob(name, payloadJSON | undefined, runAtMs): resolves once the job is durable.
   static void host_enqueue_job(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  // sleep(ms): a promise resolved on this isolate's thread after `ms`; the
+  // prelude's timers are made of it. At most kMaxTimers pending.
+  static constexpr std::size_t kMaxTimers = 10000;
+  static void host_sleep(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void settle_sleep(Impl& impl, Local<v8::Promise::Resolver> resolver, bool&);
 
   // loadModule(path): compile_module for the prelude's require.
   static void host_load_module(const v8::FunctionCallbackInfo<v8::Value>& info);

@@ -1,0 +1,20 @@
+// The meta object every hook gets as its last argument.
+import { parse } from './intrinsics.js'
+import { makeStorage } from './storage.js'
+import { missing } from './missing.js'
+
+export function makeMetaFactory(host, jobs) {
+  return function makeMeta(configJSON, attachmentsJSON, exportedJobs) {
+    jobs.bindJobs(exportedJobs)
+    return {
+      config: parse(configJSON),
+      attachments: parse(attachmentsJSON),
+      global: {},
+      storage: makeStorage(host),
+      jobs: jobs.metaJobs,
+      cache: missing('meta.cache'),
+      geoip: missing('meta.geoip'),
+      utils: missing('meta.utils'),
+    }
+  }
+}
