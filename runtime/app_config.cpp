@@ -45,13 +45,33 @@ ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& va
       out.problems.push_back("config." + key + ": not declared in plugin.json");
     }
   }
+  // What another field holds, as the settings form would show it: the
+  // value given, else its default.
+  auto holds = [&](const std::string& key) -> std::optional<nlohmann::json> {
+    if (auto it = values.find(key); it != values.end() && !it->is_null()) return *it;
+    if (const auto* other = bundle.manifest.field(key); other && !other->default_value.is_null()) return other->default_value;
+    return std::nullopt;
+  };
+  auto required = [&](const ConfigField& field) {
+    if (field.required) return true;
+    for (const auto& [key, value] : field.required_if) {
+      auto held = holds(key);
+      if (!held) continue;
+      if (!value) {
+        if (!(held->is_string() && held->get<std::string>().empty())) return true;
+      } else if (held->is_string() ? held->get<std::string>() == *value : held->dump() == *value) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (const auto& field : fields) {
     std::string name = "config." + field.key;
     auto it = values.find(field.key);
     bool given = it != values.end() && !it->is_null();
     if (!given) {
       if (!field.default_value.is_null()) out.config[field.key] = field.default_value;
-      else if (field.required) out.problems.push_back(name + ": required, and not set");
+      else if (required(field)) out.problems.push_back(name + ": required, and not set");
       continue;
     }
     const auto& value = *it;

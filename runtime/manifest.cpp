@@ -45,6 +45,19 @@ ConfigField parse_field(const nlohmann::json& entry, const std::string& where) {
       f.choices.push_back(choice.get<std::string>());
     }
   }
+  if (auto it = entry.find("required_if"); it != entry.end() && !it->is_null()) {
+    auto bad = [&] { return BundleError(where + ": \"required_if\" must be a list of [key, value] pairs"); };
+    if (!it->is_array()) throw bad();
+    for (const auto& pair : *it) {
+      if (!pair.is_array() || pair.empty() || pair.size() > 2 || !pair[0].is_string()) throw bad();
+      std::optional<std::string> value;
+      if (pair.size() == 2 && !pair[1].is_null()) {
+        if (!pair[1].is_string()) throw bad();
+        value = pair[1].get<std::string>();
+      }
+      f.required_if.emplace_back(pair[0].get<std::string>(), std::move(value));
+    }
+  }
   if (f.type == "choice" && f.choices.empty()) {
     throw BundleError(where + ": a \"choice\" field needs a non-empty \"choices\" list");
   }

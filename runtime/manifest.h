@@ -2,7 +2,9 @@
 // plugin.json: what an app declares about itself.
 
 #include <stdexcept>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +26,10 @@ struct ConfigField {
   bool secret = false;
   std::vector<std::string> choices;  // for type "choice"
   std::string hint;
+  // required_if: [[key, value], ...]: the field is required when any other
+  // field `key` holds `value` (or, without a value, holds anything).
+  // visible_if only shapes a settings form: accepted, not used.
+  std::vector<std::pair<std::string, std::optional<std::string>>> required_if;
 };
 
 struct Manifest {

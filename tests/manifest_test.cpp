@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/app_config.h"
 #include "runtime/bundle.h"
 #include "runtime/manifest.h"
 
@@ -53,4 +56,22 @@ TEST_CASE("manifest: each mistake is a clear error naming the file", "[runtime][
 TEST_CASE("manifest: a number beyond a double is a clear error, not a crash (found by the fuzzer)", "[runtime][manifest]") {
   CHECK_THROWS_WITH(ps::runtime::parse_manifest(R"({"name":"a","x":1e999})", "app/plugin.json"),
                     Catch::Contains("app/plugin.json: not valid JSON"));
+}
+
+TEST_CASE("manifest: required_if makes a field required when another holds a value, markdown entries are skipped",
+          "[runtime][manifest]") {
+  auto bundle = ps::runtime::bundle_from_files("b", {{"index.js", ""}, {"plugin.json", R"({"name":"x","config":[
+      {"markdown": "## Settings\nSay where the data goes."},
+      {"key":"mode","type":"choice","choices":["off","upload"],"default":"off"},
+      {"key":"bucket","type":"string","required_if":[["mode","upload"]],"visible_if":[["mode","upload"]]},
+      {"key":"token","type":"string","required_if":[["account"]]},
+      {"key":"account","type":"string"},
+      {"key":"verbose","type":"boolean","default":false}]})"}});
+  CHECK(bundle.manifest.config.size() == 5);
+  CHECK(ps::runtime::resolve_app_config(bundle, nlohmann::json::object()).problems.empty());
+  auto upload = ps::runtime::resolve_app_config(bundle, {{"mode", "upload"}, {"account", "a"}});
+  CHECK(upload.problems == std::vector<std::string>{"config.bucket: required, and not set", "config.token: required, and not set"});
+  CHECK(ps::runtime::resolve_app_config(bundle, {{"mode", "upload"}, {"bucket", "b"}}).problems.empty());
+  CHECK_THROWS_WITH(ps::runtime::parse_manifest(R"({"name":"x","config":[{"key":"k","required_if":"mode"}]})", "p"),
+                    Catch::Contains("\"required_if\" must be a list of [key, value] pairs"));
 }
