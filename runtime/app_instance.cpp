@@ -96,6 +96,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.host = env_.host;
   options.watchdog = env_.watchdog;
   options.executor = env_.executor;
+  options.code_cache = env_.code_cache;
   options.thread = thread_;
   options.max_job_payload_bytes = env_.max_job_payload_bytes;
   options.max_log_line_bytes = env_.console.max_line_bytes;

@@ -35,6 +35,7 @@ class Watchdog;
 struct InstanceEnvironment {
   Executor* executor = nullptr;
   Watchdog* watchdog = nullptr;
+  CodeCache* code_cache = nullptr;
   HostServices host;
   Limits limits;
   metrics::Registry* metrics = nullptr;

@@ -1,5 +1,6 @@
 #include "runtime/app_runtime.h"
 
+#include "runtime/code_cache.h"
 #include "runtime/executor.h"
 #include "runtime/postgres_storage.h"
 #include "runtime/transpiler.h"
@@ -32,10 +33,12 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
       blocking_(std::make_unique<Executor>(options.blocking_threads, "storage")),
       watchdog_(std::make_unique<Watchdog>()),
       transpiler_(std::make_unique<Transpiler>(*watchdog_, options.limits.cpu)),
+      code_cache_(std::make_unique<CodeCache>()),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
   if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_, options.max_storage_total_bytes);
   env_.executor = js_.get();
   env_.watchdog = watchdog_.get();
+  env_.code_cache = code_cache_.get();
   env_.host = HostServices{fetcher_.get(), storage_.get(), jobs};
   env_.limits = options.limits;
   env_.metrics = &metrics;

@@ -25,6 +25,7 @@ class Executor;
 class Watchdog;
 class PostgresStorage;
 class Transpiler;
+class CodeCache;
 
 struct RuntimeOptions {
   int threads = 0;  // 0 = one per core
@@ -70,6 +71,7 @@ class AppRuntime {
   std::unique_ptr<Executor> blocking_;
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<Transpiler> transpiler_;
+  std::unique_ptr<CodeCache> code_cache_;
   std::unique_ptr<BeastFetcher> fetcher_;
   std::unique_ptr<PostgresStorage> storage_;
   InstanceEnvironment env_;

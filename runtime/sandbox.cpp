@@ -8,6 +8,7 @@
 
 #include "json/edit.h"
 #include "runtime/api/host_functions.h"
+#include "runtime/code_cache.h"
 #include "runtime/executor.h"
 #include "runtime/sandbox_impl.h"
 #include "runtime/watchdog.h"
@@ -21,6 +22,40 @@ namespace {
 constexpr const char* kHookNames[] = {"setupPlugin",    "teardownPlugin", "processEvent", "onEvent",
                                       "runEveryMinute", "runEveryHour",   "runEveryDay"};
 constexpr const char* kScheduledTasks[] = {"runEveryMinute", "runEveryHour", "runEveryDay"};
+
+// One compile through the process's code cache: the Source to compile,
+// with the code an earlier isolate made when there is some, and keeping
+// fresh code once the script ran (so what it compiled lazily is in it).
+class CachedCompile {
+ public:
+  CachedCompile(CodeCache* cache, v8::Isolate* isolate, const std::string& name, std::string_view code,
+                Local<v8::String> text)
+      : cache_(cache),
+        key_(cache ? CodeCache::key(name, code) : std::string()),
+        cached_(cache ? cache->find(key_) : nullptr),
+        source_(text, v8::ScriptOrigin(isolate, js::message(isolate, name)),
+                cached_ ? new v8::ScriptCompiler::CachedData(reinterpret_cast<const uint8_t*>(cached_->data()),
+                                                            static_cast<int>(cached_->size()))
+                        : nullptr) {}
+
+  v8::ScriptCompiler::Source* source() { return &source_; }
+  v8::ScriptCompiler::CompileOptions options() const {
+    return cached_ ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions;
+  }
+  // `made` is V8's code for what was compiled (owned here from now on).
+  void keep(v8::ScriptCompiler::CachedData* made) {
+    std::unique_ptr<v8::ScriptCompiler::CachedData> owned(made);
+    bool had = cached_ && !source_.GetCachedData()->rejected;
+    if (!cache_ || had || !owned) return;
+    cache_->store(key_, std::string(reinterpret_cast<const char*>(owned->data), static_cast<std::size_t>(owned->length)));
+  }
+
+ private:
+  CodeCache* cache_;
+  std::string key_;
+  std::shared_ptr<const std::string> cached_;  // outlives source_, which points into it
+  v8::ScriptCompiler::Source source_;
+};
 
 }  // namespace
 
@@ -94,10 +129,9 @@ void Sandbox::Impl::install_prelude() {
   // The prelude is a CommonJS bundle: a function of (module, exports) whose
   // module.exports.default is the factory that takes the host functions.
   v8::TryCatch tc(isolate);
-  v8::ScriptOrigin origin(isolate, js::message(isolate, "plugin-server:prelude.js"));
   Local<v8::String> text;
   if (!js::string(isolate, kPreludeSource).ToLocal(&text)) throw std::logic_error("the prelude is too large");
-  v8::ScriptCompiler::Source source(text, origin);
+  CachedCompile compile(opt.code_cache, isolate, "plugin-server:prelude.js", kPreludeSource, text);
   Local<v8::String> params[] = {js::message(isolate, "module"), js::message(isolate, "exports")};
   Local<v8::Function> bundle;
   auto module = js::bare_object(isolate);
@@ -105,13 +139,15 @@ void Sandbox::Impl::install_prelude() {
   Local<v8::Value> bundle_args[] = {module, exports};
   Local<v8::Value> module_exports, factory;
   if (!js::define(ctx(), module, "exports", exports) ||
-      !v8::ScriptCompiler::CompileFunction(ctx(), &source, 2, params).ToLocal(&bundle) ||
+      !v8::ScriptCompiler::CompileFunction(ctx(), compile.source(), 2, params, 0, nullptr, compile.options())
+           .ToLocal(&bundle) ||
       bundle->Call(ctx(), v8::Undefined(isolate), 2, bundle_args).IsEmpty() ||
       !module->Get(ctx(), js::message(isolate, "exports")).ToLocal(&module_exports) || !module_exports->IsObject() ||
       !module_exports.As<v8::Object>()->Get(ctx(), js::message(isolate, "default")).ToLocal(&factory) ||
       !factory->IsFunction()) {
     throw std::logic_error("the prelude does not load: " + js::describe(isolate, tc.Exception()));
   }
+  compile.keep(v8::ScriptCompiler::CreateCodeCacheForFunction(bundle));
   auto host = js::bare_object(isolate);
   add_host_function<&Impl::host_log>(host, "log");
   add_host_function<&Impl::host_fetch>(host, "fetch");
@@ -168,18 +204,19 @@ v8::MaybeLocal<v8::Value> Sandbox::Impl::compile_module(const std::string& path)
   // JSON files are data: the prelude parses them.
   if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) return text;
   v8::TryCatch tc(isolate);
-  v8::ScriptOrigin origin(isolate, js::message(isolate, file));
-  v8::ScriptCompiler::Source source(text, origin);
+  CachedCompile compile(opt.code_cache, isolate, file, code->second, text);
   Local<v8::String> params[] = {js::message(isolate, "exports"), js::message(isolate, "require"),
                                 js::message(isolate, "module"), js::message(isolate, "__filename"),
                                 js::message(isolate, "__dirname")};
   Local<v8::Function> fn;
-  if (!v8::ScriptCompiler::CompileFunction(ctx(), &source, 5, params).ToLocal(&fn)) {
+  if (!v8::ScriptCompiler::CompileFunction(ctx(), compile.source(), 5, params, 0, nullptr, compile.options())
+           .ToLocal(&fn)) {
     auto message = where(tc.Message()) + js::describe(isolate, tc.Exception());
     tc.Reset();
     isolate->ThrowException(v8::Exception::SyntaxError(js::message(isolate, message)));
     return {};
   }
+  compile.keep(v8::ScriptCompiler::CreateCodeCacheForFunction(fn));
   return fn;
 }
 
@@ -188,13 +225,14 @@ v8::MaybeLocal<v8::Value> Sandbox::Impl::compile_module(const std::string& path)
 void Sandbox::Impl::load_module() {
   const auto& main = opt.bundle->manifest.main;
   auto file = opt.bundle->source + "/" + main;
+  const auto& code = opt.bundle->code.at(main);
+  Local<v8::String> text;
+  if (!js::string(isolate, code).ToLocal(&text)) throw BundleError(file + ": the file is too large");
+  CachedCompile compile(opt.code_cache, isolate, file, code, text);
   Local<v8::Script> script;
   {
     v8::TryCatch tc(isolate);
-    v8::ScriptOrigin origin(isolate, js::message(isolate, file));
-    Local<v8::String> text;
-    if (!js::string(isolate, opt.bundle->code.at(main)).ToLocal(&text)) throw BundleError(file + ": the file is too large");
-    if (!v8::Script::Compile(ctx(), text, &origin).ToLocal(&script)) {
+    if (!v8::ScriptCompiler::Compile(ctx(), compile.source(), compile.options()).ToLocal(&script)) {
       throw BundleError(where(tc.Message()) + js::describe(isolate, tc.Exception()));
     }
   }
@@ -207,6 +245,7 @@ void Sandbox::Impl::load_module() {
     isolate->PerformMicrotaskCheckpoint();
     return true;
   });
+  compile.keep(v8::ScriptCompiler::CreateCodeCache(script->GetUnboundScript()));
   load_step("reading the module's exports", [&] {
     std::vector<Local<v8::Value>> names;
     for (const char* name : kHookNames) names.push_back(js::message(isolate, name));

@@ -16,6 +16,7 @@
 
 namespace ps::runtime {
 
+class CodeCache;
 class Executor;
 class Watchdog;
 
@@ -36,6 +37,7 @@ struct SandboxOptions {
   HostServices host;
   Watchdog* watchdog = nullptr;
   Executor* executor = nullptr;
+  CodeCache* code_cache = nullptr;  // shared by the process's sandboxes; null: every isolate compiles
   int thread = 0;  // the executor thread this sandbox lives on
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_log_line_bytes = 16 * 1024;  // console text beyond it is cut

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/code_cache.h"
 #include "tests/support/sandbox_harness.h"
 
 using namespace std::chrono_literals;
@@ -221,4 +222,26 @@ TEST_CASE("sandbox: host services that are not wired in reject clearly", "[runti
   auto errors = parse(h.process_event(R"({"team_id":1,"properties":{}})").value)["properties"]["errors"];
   CHECK(errors == nlohmann::json::array({"TypeError: fetch is not available here", "Error: storage is not available here",
                                          "Error: jobs are not available here"}));
+}
+
+TEST_CASE("sandbox: isolates share compiled code through the code cache, and bad cached code is only recompiled",
+          "[runtime][sandbox]") {
+  const std::string code = "var seen = 0\nfunction processEvent(e) { e.properties.seen = ++seen; return e }\n";
+  std::map<std::string, std::string> files = {{"index.js", code}};
+  ps::runtime::CodeCache cache;
+  {
+    SandboxHarness first(files, {}, {}, "{}", &cache);
+    CHECK(parse(first.process_event(R"({"team_id":1,"properties":{}})").value)["properties"]["seen"] == 1);
+  }
+  // The prelude's code and the app's.
+  CHECK(cache.size() == 2);
+  SandboxHarness second(files, {}, {}, "{}", &cache);
+  CHECK(parse(second.process_event(R"({"team_id":1,"properties":{}})").value)["properties"]["seen"] == 1);
+
+  ps::runtime::CodeCache spoiled;
+  spoiled.store(ps::runtime::CodeCache::key("test-app/index.js", code), std::string(4096, 'x'));
+  SandboxHarness third(files, {}, {}, "{}", &spoiled);
+  CHECK(parse(third.process_event(R"({"team_id":1,"properties":{}})").value)["properties"]["seen"] == 1);
+  // A changed file has another key: it is compiled, not given the old code.
+  CHECK(ps::runtime::CodeCache::key("test-app/index.js", code) != ps::runtime::CodeCache::key("test-app/index.js", code + " "));
 }

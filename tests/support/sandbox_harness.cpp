@@ -15,7 +15,7 @@ std::shared_ptr<const runtime::Bundle> make_bundle(std::map<std::string, std::st
 }  // namespace
 
 SandboxHarness::SandboxHarness(std::map<std::string, std::string> files, runtime::Limits limits,
-                               runtime::HostServices host, std::string config_json) {
+                               runtime::HostServices host, std::string config_json, runtime::CodeCache* code_cache) {
   v8_engine();
   runtime::SandboxOptions options;
   options.bundle = make_bundle(std::move(files));
@@ -26,6 +26,7 @@ SandboxHarness::SandboxHarness(std::map<std::string, std::string> files, runtime
   options.host = host;
   options.watchdog = &watchdog_;
   options.executor = &executor_;
+  options.code_cache = code_cache;
   options.thread = 0;
   options.log = [this](const std::string& level, const std::string& text) {
     std::lock_guard lock(logs_mutex_);

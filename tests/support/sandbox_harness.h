@@ -18,7 +18,8 @@ class SandboxHarness {
  public:
   // `files` is the bundle (plugin.json is added when missing).
   explicit SandboxHarness(std::map<std::string, std::string> files, runtime::Limits limits = {},
-                          runtime::HostServices host = {}, std::string config_json = "{}");
+                          runtime::HostServices host = {}, std::string config_json = "{}",
+                          runtime::CodeCache* code_cache = nullptr);
   ~SandboxHarness();
 
   runtime::CallOutcome call(const std::string& method, const std::vector<std::string>& args = {});
