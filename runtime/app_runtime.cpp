@@ -60,9 +60,10 @@ AppRuntime::~AppRuntime() {
   registry_.reset();
   // Host work still under way posts its completion to a JS thread: finish
   // it (an app's storage writes are kept) while those threads are there to
-  // take the (now empty-handed) completions, then stop the JS threads.
-  storage_.reset();
+  // take the (now empty-handed) completions, then stop the JS threads. The
+  // blocking threads run the storage's queries: they finish before it goes.
   blocking_.reset();
+  storage_.reset();
   fetcher_.reset();
   js_.reset();
 }

@@ -98,6 +98,17 @@ TEST_CASE("fetch: POST sends the method, headers and body", "[runtime][fetch]") 
   CHECK(out == json::array({201, {{"body", R"({"a":1})"}, {"query", "x=1"}}}));
 }
 
+TEST_CASE("fetch: a URL that needs the URL parser is sent as the URL Standard writes it", "[runtime][fetch]") {
+  auto server = local_server();
+  auto out = run_fetch(R"(
+    const encoded = await fetch(base + '/echo?x=a b&y=ü', { method: 'POST' })
+    const object = await fetch(new URL('/echo?from=object', base), { method: 'POST' })
+    const relative = await fetch(base + '/nowhere/../echo?dots=1', { method: 'POST' })
+    e.properties.out = [(await encoded.json()).query, (await object.json()).query, (await relative.json()).query]
+  )", server.port());
+  CHECK(out == json::array({"x=a%20b&y=%C3%BC", "from=object", "dots=1"}));
+}
+
 TEST_CASE("fetch: a timeout rejects with a TypeError naming it", "[runtime][fetch]") {
   auto server = local_server();
   auto out = run_fetch(R"(

@@ -1,6 +1,6 @@
 // fetch, Headers and Response, over the host's HTTP client (which applies
 // the address policy, limits and redirects rules).
-import { URL, URLSearchParams } from './url.js'
+import { whatwgUrl } from './url.js'
 
 export class Headers {
   #map = new Map();
@@ -39,25 +39,39 @@ export class Response {
   json() { return Promise.resolve(this.#body).then((body) => JSON.parse(body)); }
 }
 
+// A plain absolute http(s) URL, already as the URL Standard would write it
+// (lower-case scheme and host, ASCII, nothing to encode or resolve): fetch
+// sends it as it is, without loading the URL parser.
+const PLAIN = /^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@%\/?]*)?$/;
+
+function target(resource) {
+  if (typeof resource === 'string' && PLAIN.test(resource) && !/\/\.\.?(\/|$|\?)|%(?![0-9A-Fa-f]{2})/.test(resource)) {
+    return resource.includes('/', resource.indexOf('//') + 2) ? resource : resource + '/';
+  }
+  const { URL } = whatwgUrl();
+  const url = new URL(String(resource instanceof URL ? resource.href : resource));
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`fetch: only http and https URLs are supported, got ${url.protocol}`);
+  }
+  return url.href;
+}
+
 export function makeFetch(host) {
   return function fetch(resource, options = {}) {
     try {
-      const url = new URL(String(resource instanceof URL ? resource.href : resource));
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new TypeError(`fetch: only http and https URLs are supported, got ${url.protocol}`);
-      }
+      const href = target(resource);
       const method = String(options.method || 'GET').toUpperCase();
       const headers = [...new Headers(options.headers)];
       let body = options.body;
       if (body !== undefined && body !== null && typeof body !== 'string') {
-        if (body instanceof URLSearchParams) body = body.toString();
+        if (body instanceof whatwgUrl().URLSearchParams) body = body.toString();
         else throw new TypeError('fetch: body must be a string or URLSearchParams');
       }
       const timeout = options.timeout === undefined ? 0 : Number(options.timeout);
       if (!Number.isFinite(timeout) || timeout < 0) throw new TypeError('fetch: timeout must be a non-negative number of milliseconds');
       const signal = options.signal
       if (signal && signal.aborted) return Promise.reject(signal.reason)
-      const response = host.fetch(url.href, method, headers, body == null ? undefined : body, timeout).then((raw) => new Response(raw));
+      const response = host.fetch(href, method, headers, body == null ? undefined : body, timeout).then((raw) => new Response(raw));
       if (!signal || typeof signal.addEventListener !== 'function') return response
       return new Promise((resolve, reject) => {
         signal.addEventListener('abort', () => reject(signal.reason), { once: true })

@@ -4,9 +4,9 @@
 // it stays inside these modules, out of apps' reach. Each API is a file of
 // this folder; esbuild bundles them (and the npm packages they use) into
 // the binary.
-import { setGlobal } from './intrinsics.js'
+import { setGlobal, setLazyGlobal } from './intrinsics.js'
 import { makeConsole } from './console.js'
-import { URL, URLSearchParams } from './url.js'
+import { whatwgUrl } from './url.js'
 import { Headers, Response, makeFetch } from './fetch.js'
 import { RetryError } from './errors.js'
 import { makeJobs } from './jobs.js'
@@ -38,8 +38,6 @@ export default function prelude(host) {
     fetch,
     Headers,
     Response,
-    URL,
-    URLSearchParams,
     RetryError,
     Buffer,
     TextEncoder,
@@ -60,6 +58,8 @@ export default function prelude(host) {
     global: globalThis,
   }
   for (const [name, value] of Object.entries(globals)) setGlobal(name, value)
+  setLazyGlobal('URL', () => whatwgUrl().URL)
+  setLazyGlobal('URLSearchParams', () => whatwgUrl().URLSearchParams)
 
   // What an app may import besides its own files, as the reference provided.
   function nodeFetch(resource, options) {
@@ -69,7 +69,14 @@ export default function prelude(host) {
   const builtinModules = Object.assign(Object.create(null), {
     '@posthog/plugin-scaffold': Object.freeze({ RetryError }),
     'node-fetch': nodeFetch,
-    url: Object.freeze({ URL, URLSearchParams }),
+    url: Object.freeze({
+      get URL() {
+        return whatwgUrl().URL
+      },
+      get URLSearchParams() {
+        return whatwgUrl().URLSearchParams
+      },
+    }),
     buffer: Object.freeze({ Buffer }),
     crypto: crypto.module,
     zlib: makeZlib(host),

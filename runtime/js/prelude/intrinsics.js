@@ -10,6 +10,22 @@ export function setGlobal(name, value) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false })
 }
 
+// A global made by `make` on first use (then an ordinary one).
+export function setLazyGlobal(name, make) {
+  Object.defineProperty(globalThis, name, {
+    get() {
+      const value = make()
+      setGlobal(name, value)
+      return value
+    },
+    set(value) {
+      setGlobal(name, value)
+    },
+    configurable: true,
+    enumerable: false,
+  })
+}
+
 // A value as one line of log text, without throwing.
 export function show(value) {
   if (typeof value === 'string') return value
