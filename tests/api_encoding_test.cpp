@@ -3,17 +3,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/support/js_oracle.h"
+#include "tests/support/same_as_node.h"
 
-using ps::test::in_node;
 using ps::test::in_sandbox;
 
-namespace {
-void same_as_node(const std::string& body) {
-  INFO(body);
-  CHECK(in_sandbox(body) == in_node(body));
-}
-}  // namespace
+using ps::test::same_as_node;
 
 TEST_CASE("api encoding: Buffer converts between strings, base64, hex and bytes as Node does", "[runtime][api]") {
   same_as_node(R"(

@@ -3,17 +3,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/support/js_oracle.h"
+#include "tests/support/same_as_node.h"
 
-using ps::test::in_node;
-using ps::test::in_sandbox;
 
-namespace {
-void same_as_node(const std::string& body) {
-  INFO(body);
-  CHECK(in_sandbox(body) == in_node(body));
-}
-}  // namespace
+using ps::test::same_as_node;
 
 TEST_CASE("api url: parsing follows the URL Standard", "[runtime][api]") {
   // Relative references, dot segments, percent-encoding, hosts in every form.
