@@ -67,6 +67,13 @@ struct StalledConsumer {
     REQUIRE(pauses.value() >= 1);
   }
 
+  // Twenty events of other keys ("later", keys 1:k0..1:k19).
+  static void produce_later(const ps::test::KafkaBroker& broker) {
+    std::vector<std::pair<std::string, std::string>> later;
+    for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
+    ps::test::produce(broker.bootstrap(), "in", later);
+  }
+
   void release() {
     auto id = h.query("SELECT id FROM app_instances");
     h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
@@ -328,9 +335,7 @@ TEST_CASE("ingestion: a consumer paused for back-pressure consumes again after a
   // The stall ends: the window drains and fetching must resume on the partitions it got back.
   stalled.release();
   // Events of other keys, on both partitions, must flow through the first daemon now.
-  std::vector<std::pair<std::string, std::string>> later;
-  for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
-  ps::test::produce(broker.bootstrap(), "in", later);
+  StalledConsumer::produce_later(broker);
   std::set<std::string> seen;
   ps::test::consume_until(broker.bootstrap(), "out", [&](const ps::test::KafkaMessage& m) {
     if (json::parse(m.value)["event"] == "later") seen.insert(m.key);
@@ -414,9 +419,7 @@ TEST_CASE("ingestion: paused for back-pressure through a broker outage, it repor
 
   // The stall ends: everything stalled and everything produced since comes out.
   stalled.release();
-  std::vector<std::pair<std::string, std::string>> later;
-  for (int i = 0; i < 20; ++i) later.emplace_back("1:k" + std::to_string(i), event(1, "later", "k" + std::to_string(i)));
-  ps::test::produce(broker.bootstrap(), "in", later);
+  StalledConsumer::produce_later(broker);
   std::set<std::string> seen;
   ps::test::consume_until(broker.bootstrap(), "out", [&](const ps::test::KafkaMessage& m) {
     auto e = json::parse(m.value);
