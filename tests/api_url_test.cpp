@@ -19,12 +19,24 @@ TEST_CASE("api url: parsing follows the URL Standard", "[runtime][api]") {
       ['http://h.com/a b/%zz/ü?q=a b&r=ü#a b', undefined], ['http://user:p%40ss@h.com/', undefined],
       ['file:///etc/hosts', undefined], ['mailto:someone@example.com', undefined], ['data:text/plain,hi there', undefined],
       ['http://h.com\\path\\x', undefined], ['  http://trim.me/  ', undefined], ['http://h.com/%2e%2E/x', undefined],
+      // IPv4 in its other notations, IPv6 compression, IDNA and its failures.
+      ['http://2130706433/', undefined], ['http://0177.0.0.1/', undefined], ['http://127.1/', undefined],
+      ['http://[2001:db8:0:0:1:0:0:1]/', undefined], ['http://[::ffff:192.168.0.1]/', undefined], ['http://xn--mnchen-3ya.de/', undefined],
+      ['http://EXAMPLE.com./', undefined], ['http://a.b.c.d.e/', undefined], ['http://ex%41mple.com/', undefined],
+      // Special and non-special schemes, opaque paths, default ports, odd slashes.
+      ['ws://h.com:80/', undefined], ['wss://h.com:443/', undefined], ['ftp://h.com:21/f', undefined],
+      ['git+ssh://git@github.com/o/r.git', undefined], ['urn:isbn:0451450523', undefined], ['javascript:alert(1)', undefined],
+      ['http:/one-slash.com/', undefined], ['http:////many.com/', undefined], ['x', 'http://h.com/dir/'],
+      ['', 'http://h.com/p?q#f'], ['.', 'http://h.com/a/b'], ['..', 'http://h.com/a/b/'], ['/a/./b/../../c', 'http://h.com/'],
+      ['http://h.com/?q=\'"<>`', undefined], ['http://h.com/#\'"<>` ', undefined], ['http://h.com/\t\n/x', undefined],
+      ['http://h.com/p;params?x', undefined], ['blob:https://h.com/uuid', undefined], ['file://host/share/f', undefined],
+      ['file:c:/win', undefined], ['https://user@h.com:0/', undefined], ['http://@h.com/', undefined],
     ]
     const out = cases.map(([input, base]) => {
       const u = new URL(input, base)
       return [u.href, u.protocol, u.username, u.password, u.host, u.hostname, u.port, u.pathname, u.search, u.hash, u.origin]
     })
-    for (const bad of ['not a url', 'http://', 'http://h.com:99999/', 'http://[::1/']) {
+    for (const bad of ['not a url', 'http://', 'http://h.com:99999/', 'http://[::1/', 'http://a b/', 'http://h%00.com/', 'http://[1::2::3]/', 'http://256.256.256.256/', 'https://xn--/', 'http://h.com:-1/', 'http://\u0000/']) {
       try { new URL(bad); out.push('accepted ' + bad) } catch (e) { out.push(e.name) }
     }
     return out
