@@ -19,6 +19,20 @@ struct DatabaseConfig {
   int connect_timeout_ms = 5000;
 };
 
+// meta.cache and meta.utils.cursor. Connections are opened on first use, so
+// a daemon whose apps use no cache never needs Redis.
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379";
+  int pool_size = 4;  // connections, each with its own thread
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 2000;
+  int max_pending = 10000;           // commands waiting for a connection; more are refused
+  int max_value_bytes = 1 << 20;     // a call's key and values together beyond it are refused
+  // Put before every key: deployments (or tests) that share one Redis keep
+  // apart, since instance ids are only unique within one database.
+  std::string key_prefix;
+};
+
 struct KafkaConfig {
   std::string brokers = "embedded";
   std::string group_id = "plugin-server";
@@ -91,6 +105,7 @@ struct AppConfig {
 
 struct Config {
   DatabaseConfig database;
+  RedisConfig redis;
   KafkaConfig kafka;
   HttpConfig http;
   RuntimeConfig runtime;

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string_view>
 
+#include "config/url_redaction.h"
+
 namespace ps::config {
 namespace {
 
@@ -60,23 +62,9 @@ std::string redact_database_url(const std::string& url) {
   auto scheme = scheme_length(url);
   if (!scheme) return url;
   std::string out = url;
-  auto authority_end = out.find_first_of("/?", *scheme);
-  if (authority_end == std::string::npos) authority_end = out.size();
-  auto at = out.rfind('@', authority_end);
-  if (at != std::string::npos && at > *scheme) {
-    auto colon = out.find(':', *scheme);
-    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-  }
+  redact_userinfo_password(out, *scheme);
   // A password may also come as a query parameter.
-  for (auto pos = out.find("password=", *scheme); pos != std::string::npos;
-       pos = out.find("password=", pos + 1)) {
-    char before = out[pos - 1];
-    if (before != '?' && before != '&') continue;
-    auto value_start = pos + 9;
-    auto value_end = out.find('&', value_start);
-    if (value_end == std::string::npos) value_end = out.size();
-    out.replace(value_start, value_end - value_start, "***");
-  }
+  redact_password_parameters(out, *scheme);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include "config/allow_list.h"
 #include "config/database_url.h"
+#include "config/redis_url.h"
 
 namespace ps::config {
 
@@ -48,6 +49,12 @@ std::optional<std::string> not_empty(const std::string& v) {
 
 std::optional<std::string> valid_database_url(const std::string& v) {
   if (auto problem = database_url_problem(v)) return "not a valid Postgres URL: " + *problem;
+  return std::nullopt;
+}
+
+std::optional<std::string> valid_redis_url(const std::string& v) {
+  auto parsed = parse_redis_url(v);
+  if (auto* problem = std::get_if<std::string>(&parsed)) return "not a valid Redis URL: " + *problem;
   return std::nullopt;
 }
 
@@ -105,11 +112,24 @@ std::optional<std::string> strong_token(const std::string& v) {
 const std::vector<KeySpec>& key_specs() {
   static const std::vector<KeySpec> specs = {
       {.section = "database", .name = "url", .text = [](Config& c) -> std::string& { return c.database.url; },
-       .check = valid_database_url, .secret_url = true},
+       .check = valid_database_url, .redact = redact_database_url},
       {.section = "database", .name = "pool_size", .integer = [](Config& c) -> int& { return c.database.pool_size; },
        .min = 1, .max = 1000},
       {.section = "database", .name = "connect_timeout_ms",
        .integer = [](Config& c) -> int& { return c.database.connect_timeout_ms; }, .min = 100, .max = 600000},
+      {.section = "redis", .name = "url", .text = [](Config& c) -> std::string& { return c.redis.url; },
+       .check = valid_redis_url, .redact = redact_redis_url},
+      {.section = "redis", .name = "key_prefix", .text = [](Config& c) -> std::string& { return c.redis.key_prefix; }},
+      {.section = "redis", .name = "pool_size", .integer = [](Config& c) -> int& { return c.redis.pool_size; },
+       .min = 1, .max = 256},
+      {.section = "redis", .name = "connect_timeout_ms",
+       .integer = [](Config& c) -> int& { return c.redis.connect_timeout_ms; }, .min = 10, .max = 600000},
+      {.section = "redis", .name = "command_timeout_ms",
+       .integer = [](Config& c) -> int& { return c.redis.command_timeout_ms; }, .min = 10, .max = 600000},
+      {.section = "redis", .name = "max_pending",
+       .integer = [](Config& c) -> int& { return c.redis.max_pending; }, .min = 1, .max = 10000000},
+      {.section = "redis", .name = "max_value_bytes",
+       .integer = [](Config& c) -> int& { return c.redis.max_value_bytes; }, .min = 16, .max = 64 << 20},
       {.section = "kafka", .name = "brokers", .text = [](Config& c) -> std::string& { return c.kafka.brokers; },
        .check = valid_brokers},
       {.section = "kafka", .name = "group_id", .text = [](Config& c) -> std::string& { return c.kafka.group_id; },
@@ -201,6 +221,7 @@ const KeySpec* find_key(std::string_view section, std::string_view name) {
 const std::vector<EnvAlias>& env_aliases() {
   static const std::vector<EnvAlias> aliases = {
       {"DATABASE_URL", "database", "url"},
+      {"REDIS_URL", "redis", "url"},
       {"KAFKA_HOSTS", "kafka", "brokers"},
       {"KAFKA_CONSUMPTION_TOPIC", "kafka", "input_topic"},
       {"TASK_TIMEOUT", "runtime", "task_timeout_ms", 1000},

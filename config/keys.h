@@ -25,7 +25,7 @@ struct KeySpec {
   // Further checks on text values (each item of a list): why the value is
   // wrong, or nullopt.
   std::optional<std::string> (*check)(const std::string&) = nullptr;
-  bool secret_url = false;  // redact the password when printing
+  std::string (*redact)(const std::string&) = nullptr;  // hides a URL's password when printing
   bool secret = false;      // redact the whole value when printing
 
   std::string dotted() const { return std::string(section) + "." + std::string(name); }

@@ -5,7 +5,6 @@
 #include <toml++/toml.h>
 
 #include "config/config.h"
-#include "config/database_url.h"
 #include "config/keys.h"
 
 namespace ps::config {
@@ -59,7 +58,7 @@ std::string render_toml(const Config& config, SecretFieldPredicate is_secret) {
       section->insert(std::string(spec.name), std::move(items));
     } else {
       const std::string& v = spec.text(copy);
-      section->insert(std::string(spec.name), spec.secret_url ? redact_database_url(v)
+      section->insert(std::string(spec.name), spec.redact ? spec.redact(v)
                                               : spec.secret && !v.empty() ? std::string(kRedacted)
                                                                           : v);
     }

@@ -101,6 +101,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.max_job_payload_bytes = env_.max_job_payload_bytes;
   options.max_log_line_bytes = env_.console.max_line_bytes;
   options.max_storage_value_bytes = env_.max_storage_value_bytes;
+  options.max_cache_value_bytes = env_.max_cache_value_bytes;
   options.max_enqueues_per_second = env_.max_enqueues_per_second;
   std::weak_ptr<AppInstance> weak = weak_from_this();
   // The sandbox may outlive no instance: it logs through a weak reference.

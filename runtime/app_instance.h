@@ -46,6 +46,7 @@ struct InstanceEnvironment {
   std::size_t max_event_depth = 512;
   ConsoleLimits console;
   std::size_t max_storage_value_bytes = 1u << 20;
+  std::size_t max_cache_value_bytes = 1u << 20;
   double max_enqueues_per_second = 1000;
 };
 

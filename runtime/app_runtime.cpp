@@ -2,7 +2,9 @@
 
 #include "runtime/code_cache.h"
 #include "runtime/executor.h"
+#include "config/redis_url.h"
 #include "runtime/postgres_storage.h"
+#include "runtime/redis_cache.h"
 #include "runtime/transpiler.h"
 #include "runtime/watchdog.h"
 
@@ -25,6 +27,20 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.max_storage_value_bytes = static_cast<std::size_t>(config.runtime.storage_max_value_bytes);
   o.max_storage_total_bytes = static_cast<long long>(config.runtime.storage_max_total_mb) << 20;
   o.max_enqueues_per_second = config.jobs.max_enqueues_per_second;
+  // The URL was checked when the config was loaded.
+  auto parsed = config::parse_redis_url(config.redis.url);
+  if (auto* endpoint = std::get_if<config::RedisEndpoint>(&parsed)) {
+    redis::ClientOptions r;
+    r.endpoint = *endpoint;
+    r.display = config::redact_redis_url(config.redis.url);
+    r.connections = config.redis.pool_size;
+    r.connect_timeout = std::chrono::milliseconds(config.redis.connect_timeout_ms);
+    r.command_timeout = std::chrono::milliseconds(config.redis.command_timeout_ms);
+    r.max_pending = static_cast<std::size_t>(config.redis.max_pending);
+    o.redis = std::move(r);
+  }
+  o.max_cache_value_bytes = static_cast<std::size_t>(config.redis.max_value_bytes);
+  o.redis_key_prefix = config.redis.key_prefix;
   return o;
 }
 
@@ -36,10 +52,14 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
       code_cache_(std::make_unique<CodeCache>()),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
   if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_, options.max_storage_total_bytes);
+  if (options.redis) {
+    redis_ = std::make_unique<redis::Client>(*options.redis, metrics);
+    cache_ = std::make_unique<RedisCache>(*redis_, options.redis_key_prefix);
+  }
   env_.executor = js_.get();
   env_.watchdog = watchdog_.get();
   env_.code_cache = code_cache_.get();
-  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs};
+  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs, cache_.get()};
   env_.limits = options.limits;
   env_.metrics = &metrics;
   env_.setup_attempts = options.setup_attempts;
@@ -49,6 +69,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.max_event_depth = options.max_event_depth;
   env_.console = options.console;
   env_.max_storage_value_bytes = options.max_storage_value_bytes;
+  env_.max_cache_value_bytes = options.max_cache_value_bytes;
   env_.max_enqueues_per_second = options.max_enqueues_per_second;
   registry_ = std::make_unique<AppRegistry>(env_, *transpiler_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
@@ -62,8 +83,11 @@ AppRuntime::~AppRuntime() {
   // it (an app's storage writes are kept) while those threads are there to
   // take the (now empty-handed) completions, then stop the JS threads. The
   // blocking threads run the storage's queries: they finish before it goes.
+  // Redis commands still queued fail then, the same way.
   blocking_.reset();
   storage_.reset();
+  cache_.reset();
+  redis_.reset();
   fetcher_.reset();
   js_.reset();
 }

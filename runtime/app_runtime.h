@@ -11,6 +11,7 @@
 #include "runtime/event_chain.h"
 #include "runtime/http_fetcher.h"
 #include "runtime/limits.h"
+#include "redis/client.h"
 
 namespace ps::db {
 class Pool;
@@ -24,6 +25,7 @@ namespace ps::runtime {
 class Executor;
 class Watchdog;
 class PostgresStorage;
+class RedisCache;
 class Transpiler;
 class CodeCache;
 
@@ -44,6 +46,10 @@ struct RuntimeOptions {
   std::size_t max_storage_value_bytes = 1u << 20;
   long long max_storage_total_bytes = 64ll << 20;  // per instance
   double max_enqueues_per_second = 1000;
+  // meta.cache and meta.utils.cursor; nullopt: they reject every call.
+  std::optional<redis::ClientOptions> redis;
+  std::string redis_key_prefix;
+  std::size_t max_cache_value_bytes = 1u << 20;
 };
 
 RuntimeOptions runtime_options(const config::Config& config);
@@ -65,6 +71,8 @@ class AppRuntime {
   AppRegistry& registry() { return *registry_; }
   const EventChain& chain() const { return *chain_; }
   Executor& executor() { return *js_; }
+  // Null when the runtime has no Redis.
+  const redis::Client* redis() const { return redis_.get(); }
 
  private:
   std::unique_ptr<Executor> js_;
@@ -74,6 +82,8 @@ class AppRuntime {
   std::unique_ptr<CodeCache> code_cache_;
   std::unique_ptr<BeastFetcher> fetcher_;
   std::unique_ptr<PostgresStorage> storage_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<RedisCache> cache_;
   InstanceEnvironment env_;
   std::unique_ptr<AppRegistry> registry_;
   std::unique_ptr<EventChain> chain_;

@@ -1,6 +1,7 @@
 #pragma once
 // What app code reaches outside its isolate, as interfaces the runtime calls
-// and other parts implement: HTTP (fetch), durable storage, and the job queue.
+// and other parts implement: HTTP (fetch), durable storage, the job queue
+// and the cache.
 // Every operation is asynchronous: `done` may be called on any thread, exactly
 // once; the runtime carries the result back to the isolate's own thread.
 
@@ -12,6 +13,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "redis/reply.h"
 
 namespace ps::runtime {
 
@@ -76,10 +79,27 @@ class JobSink {
   virtual void enqueue(JobRequest job, std::function<void(std::optional<std::string> error)> done) = 0;
 };
 
+// meta.cache and meta.utils.cursor: Redis commands on keys of the instance's
+// own. `space` keeps the two apart ("cache", "cursor"); `verb` is one of the
+// commands the prelude uses, and anything else is refused.
+struct CacheCommand {
+  std::string space;
+  std::string verb;
+  std::string key;
+  std::vector<std::string> args;
+};
+
+class Cache {
+ public:
+  virtual ~Cache() = default;
+  virtual void run(InstanceId instance, CacheCommand command, std::function<void(redis::Reply)> done) = 0;
+};
+
 struct HostServices {
   HttpFetcher* http = nullptr;
   Storage* storage = nullptr;
   JobSink* jobs = nullptr;  // null: meta.jobs rejects every run*()
+  Cache* cache = nullptr;   // null: meta.cache and meta.utils.cursor reject every call
 };
 
 }  // namespace ps::runtime

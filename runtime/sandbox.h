@@ -42,6 +42,7 @@ struct SandboxOptions {
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_log_line_bytes = 16 * 1024;  // console text beyond it is cut
   std::size_t max_storage_value_bytes = 1u << 20;  // storage.set of a larger value is refused
+  std::size_t max_cache_value_bytes = 1u << 20;    // meta.cache values (all of one call's) beyond it are refused
   double max_enqueues_per_second = 1000;             // jobs run*() over the rate is refused
   std::function<void(const std::string& level, const std::string& text)> log;
   // Hears each call refused for a quota ("storage_value_bytes", "enqueue_rate").

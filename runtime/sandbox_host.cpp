@@ -298,6 +298,82 @@ void Sandbox::Impl::host_resolve_module(const v8::FunctionCallbackInfo<v8::Value
   }
 }
 
+void Sandbox::Impl::host_cache_command(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto& impl = from(info);
+  auto* isolate = impl.isolate;
+  CacheCommand command;
+  auto space = string_arg(info, 0, "cache: the key space");
+  if (!space) return;
+  auto verb = string_arg(info, 1, "cache: the command");
+  if (!verb) return;
+  auto key = string_arg(info, 2, "cache: the key");
+  if (!key) return;
+  command.space = std::move(*space);
+  command.verb = std::move(*verb);
+  command.key = std::move(*key);
+  if (!info[3]->IsArray()) return js::throw_type_error(isolate, "cache: the arguments must be an array");
+  auto args = info[3].As<v8::Array>();
+  std::size_t bytes = command.key.size();
+  for (uint32_t i = 0; i < args->Length(); ++i) {
+    Local<v8::Value> arg;
+    if (!args->Get(impl.ctx(), i).ToLocal(&arg)) return;
+    auto text = js::utf8(isolate, arg);
+    if (!text) return js::throw_type_error(isolate, "cache: each argument must be a string");
+    bytes += text->size();
+    command.args.push_back(std::move(*text));
+    if (bytes > impl.opt.max_cache_value_bytes) break;
+  }
+  auto resolver = begin_op(info, impl.opt.host.cache, v8::Exception::Error,
+                           "meta.cache is not available here: the daemon has no Redis");
+  if (resolver.IsEmpty()) return;
+  if (bytes > impl.opt.max_cache_value_bytes) {
+    return impl.refuse_for_quota(resolver, "cache_value_bytes",
+                                 "meta.cache: the key and values of this call are over the limit of " +
+                                     std::to_string(impl.opt.max_cache_value_bytes) + " bytes (redis.max_value_bytes)");
+  }
+  auto done = impl.completion<redis::Reply>(impl.add_op(resolver), &Impl::settle_cache);
+  impl.opt.host.cache->run(impl.opt.instance_id, std::move(command), std::move(done));
+}
+
+void Sandbox::Impl::settle_cache(Impl& impl, Local<v8::Promise::Resolver> resolver, redis::Reply& reply) {
+  auto* isolate = impl.isolate;
+  using Kind = redis::Reply::Kind;
+  auto text = [&](const std::string& s, Local<v8::Value>* out) {
+    Local<v8::String> value;
+    if (!js::string(isolate, s).ToLocal(&value)) return false;
+    *out = value;
+    return true;
+  };
+  Local<v8::Value> value = v8::Null(isolate);
+  switch (reply.kind) {
+    case Kind::Error:
+      return impl.reject(resolver, v8::Exception::Error(js::message(isolate, "meta.cache: " + reply.text)));
+    case Kind::Nil:
+      break;
+    case Kind::Integer:
+      value = v8::Number::New(isolate, static_cast<double>(reply.integer));
+      break;
+    case Kind::Text:
+      if (!text(reply.text, &value)) {
+        return impl.reject(resolver, v8::Exception::RangeError(js::message(isolate, "meta.cache: the value is too large")));
+      }
+      break;
+    case Kind::List: {
+      std::vector<Local<v8::Value>> items;
+      for (const auto& item : reply.list) {
+        Local<v8::Value> element = v8::Null(isolate);
+        if (item && !text(*item, &element)) {
+          return impl.reject(resolver, v8::Exception::RangeError(js::message(isolate, "meta.cache: the value is too large")));
+        }
+        items.push_back(element);
+      }
+      value = v8::Array::New(isolate, items.data(), items.size());
+      break;
+    }
+  }
+  impl.resolve(resolver, value);
+}
+
 void Sandbox::Impl::host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info) {
   host_storage<StorageOp::Get>(info);
 }

@@ -175,6 +175,11 @@ struct Sandbox::Impl {
   // resolveModule(referrer, specifier): the bundle path, or undefined.
   static void host_resolve_module(const v8::FunctionCallbackInfo<v8::Value>& info);
 
+  // cacheCommand(space, verb, key, [args]): a Redis command on the
+  // instance's own key; resolves to null, a number, a string or an array.
+  static void host_cache_command(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void settle_cache(Impl& impl, Local<v8::Promise::Resolver> resolver, redis::Reply& reply);
+
   static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void host_storage_del(const v8::FunctionCallbackInfo<v8::Value>& info);

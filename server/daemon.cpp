@@ -129,6 +129,15 @@ void Daemon::start() {
   p.enqueuer = std::make_unique<scheduler::JobEnqueuer>(enqueuer, p.metrics);
   p.runtime = std::make_unique<runtime::AppRuntime>(runtime::runtime_options(config_), p.pool.get(), p.metrics,
                                                     p.enqueuer.get());
+  // Redis matters once an app uses meta.cache; a daemon whose apps do not
+  // is ready without it. (HTTP, which asks the probe, closes before the runtime goes.)
+  if (const auto* redis = p.runtime->redis()) {
+    p.readiness.set_probe("redis", [redis](std::string* detail) {
+      if (redis->used()) return redis->reachable(detail);
+      *detail = "not used by any app yet";
+      return true;
+    });
+  }
   p.http = std::make_unique<HttpServer>(config_.http.host, config_.http.port, routes());
   spdlog::info("http: serving on {}:{}", config_.http.host, p.http->port());
   p.postgres_monitor = std::make_unique<PostgresMonitor>(*p.pool, p.readiness, p.metrics);

@@ -29,10 +29,6 @@ std::string manifest(const std::string& name) {
   return m.replace(m.find("NAME"), 4, name);
 }
 
-json run_chain(RuntimeHarness& h, long long team, const std::string& event) {
-  auto r = h.runtime().chain().process(team, event).get();
-  return {{"event", r.event ? json::parse(*r.event) : json()}, {"dropped_by", r.dropped_by}, {"failed", r.failed}};
-}
 }  // namespace
 
 TEST_CASE("chain: instances run in order, a team with no apps passes events through", "[runtime][chain]") {
@@ -41,11 +37,11 @@ TEST_CASE("chain: instances run in order, a team with no apps passes events thro
   auto b = h.write_app("b", {{"plugin.json", manifest("b")}, {"index.js", kTagger}});
   h.load({RuntimeHarness::entry(b, {1}, 2, {{"tag", "second"}}), RuntimeHarness::entry(a, {1, 2}, 1, {{"tag", "first"}})});
 
-  auto out = run_chain(h, 1, R"({"event":"e","team_id":1,"distinct_id":"u","properties":{}})");
+  auto out = h.run_chain(1, R"({"event":"e","team_id":1,"distinct_id":"u","properties":{}})");
   CHECK(out["event"]["properties"]["order"] == json::array({"first", "second"}));
   CHECK(out["event"]["properties"]["$plugins_succeeded"].size() == 2);
-  CHECK(run_chain(h, 2, R"({"team_id":2,"properties":{}})")["event"]["properties"]["order"] == json::array({"first"}));
-  auto untouched = run_chain(h, 3, R"({"team_id":3,"properties":{"x":1}})");
+  CHECK(h.run_chain(2, R"({"team_id":2,"properties":{}})")["event"]["properties"]["order"] == json::array({"first"}));
+  auto untouched = h.run_chain(3, R"({"team_id":3,"properties":{"x":1}})");
   CHECK(untouched["event"] == json::parse(R"({"team_id":3,"properties":{"x":1}})"));
 }
 
@@ -62,11 +58,11 @@ TEST_CASE("chain: a drop stops the chain, a failure marks the event and the chai
   h.load({RuntimeHarness::entry(dropper, {1}, 1), RuntimeHarness::entry(thrower, {1}, 2),
           RuntimeHarness::entry(stealer, {1}, 3), RuntimeHarness::entry(tagger, {1}, 4, {{"tag", "last"}})});
 
-  auto dropped = run_chain(h, 1, R"({"event":"drop","team_id":1,"properties":{}})");
+  auto dropped = h.run_chain(1, R"({"event":"drop","team_id":1,"properties":{}})");
   CHECK(dropped["event"].is_null());
   CHECK(dropped["dropped_by"].get<std::string>().rfind("dropper (", 0) == 0);
 
-  auto boom = run_chain(h, 1, R"({"event":"boom","team_id":1,"properties":{}})");
+  auto boom = h.run_chain(1, R"({"event":"boom","team_id":1,"properties":{}})");
   // The thrower's change is undone; the apps after it still ran.
   CHECK_FALSE(boom["event"]["properties"].contains("touched"));
   CHECK(boom["event"]["properties"]["order"] == json::array({"last"}));
@@ -74,7 +70,7 @@ TEST_CASE("chain: a drop stops the chain, a failure marks the event and the chai
   CHECK(boom["event"]["properties"]["$plugins_failed"][0].get<std::string>().rfind("thrower (", 0) == 0);
   CHECK(boom["failed"][0].get<std::string>().find("Error: kaboom") != std::string::npos);
 
-  auto steal = run_chain(h, 1, R"({"event":"steal","team_id":1,"properties":{}})");
+  auto steal = h.run_chain(1, R"({"event":"steal","team_id":1,"properties":{}})");
   CHECK(steal["event"]["team_id"] == 1);
   CHECK(steal["event"]["properties"]["$plugins_failed"][0].get<std::string>().rfind("stealer (", 0) == 0);
   CHECK(steal["failed"][0].get<std::string>().find("may not change team_id") != std::string::npos);
@@ -110,7 +106,7 @@ TEST_CASE("instances: config is checked against plugin.json, defaults fill the r
         })"}});
   h.load({RuntimeHarness::entry(app, {1}, 0, {{"apiKey", "k"}, {"list", "list.csv"}}),
           RuntimeHarness::entry(app, {2}, 0, {{"mode", "medium"}, {"extra", 1}})});
-  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})")["event"]["properties"];
+  auto out = h.run_chain(1, R"({"team_id":1,"properties":{}})")["event"]["properties"];
   CHECK(out["config"] == json({{"apiKey", "k"}, {"mode", "fast"}}));
   CHECK(out["attachment"]["contents"] == "a,b\n");
   CHECK(out["attachment"]["content_type"] == "text/csv");
@@ -132,7 +128,7 @@ TEST_CASE("instances: a broken bundle is reported and the other apps run", "[run
   auto good = h.write_app("good", {{"index.js", "export function processEvent(e) { e.properties.good = 1; return e }"}});
   h.load({RuntimeHarness::entry(broken, {1}, 1), RuntimeHarness::entry(good, {1}, 2),
           RuntimeHarness::entry(h.dir().path().string() + "/missing", {1}, 3)});
-  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  auto out = h.run_chain(1, R"({"team_id":1,"properties":{}})");
   CHECK(out["event"]["properties"]["good"] == 1);
   int disabled = 0;
   for (const auto& s : h.runtime().registry().status()) {
@@ -151,10 +147,10 @@ TEST_CASE("instances: a second bundle with an app's name is refused for that tea
   auto second = h.write_app("second", {{"plugin.json", R"({"name":"same"})"},
                                        {"index.js", "export function processEvent(e) { e.properties.second = 1; return e }"}});
   h.load({RuntimeHarness::entry(first, {1, 2}, 1), RuntimeHarness::entry(second, {2, 3}, 2)});
-  auto team2 = run_chain(h, 2, R"({"team_id":2,"properties":{}})")["event"]["properties"];
+  auto team2 = h.run_chain(2, R"({"team_id":2,"properties":{}})")["event"]["properties"];
   CHECK(team2["first"] == 1);
   CHECK_FALSE(team2.contains("second"));
-  CHECK(run_chain(h, 3, R"({"team_id":3,"properties":{}})")["event"]["properties"]["second"] == 1);
+  CHECK(h.run_chain(3, R"({"team_id":3,"properties":{}})")["event"]["properties"]["second"] == 1);
   std::string refused;
   for (const auto& s : h.runtime().registry().status()) {
     if (s.team_id == 2 && s.path == second) refused = s.state + ": " + s.error;
@@ -185,7 +181,7 @@ TEST_CASE("instances: setupPlugin runs first and is retried with capped backoff 
     export function processEvent(e) { e.properties.patient = true; return e }
   )"}});
   h.load({RuntimeHarness::entry(flaky, {1}), RuntimeHarness::entry(patient, {1})});
-  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  auto out = h.run_chain(1, R"({"team_id":1,"properties":{}})");
   CHECK(out["event"]["properties"]["ready"] == 3);
   CHECK_FALSE(out["event"]["properties"].contains("patient"));
   std::string state;
@@ -204,7 +200,7 @@ TEST_CASE("instances: setupPlugin runs first and is retried with capped backoff 
   h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + patient_id + ", 'go', 'true') RETURNING 1");
   json after;
   for (int i = 0; i < 200; ++i) {
-    after = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+    after = h.run_chain(1, R"({"team_id":1,"properties":{}})");
     if (after["event"]["properties"].contains("patient")) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
@@ -224,16 +220,16 @@ TEST_CASE("instances: storage is durable, JSON-valued and scoped to the instance
   )"}});
   std::vector<ps::config::AppConfig> apps = {RuntimeHarness::entry(app, {1, 2})};
   h.load(apps);
-  run_chain(h, 1, R"({"event":"set","team_id":1,"properties":{"n":7}})");
-  auto team1 = run_chain(h, 1, R"({"event":"get","team_id":1,"properties":{}})")["event"]["properties"];
+  h.run_chain(1, R"({"event":"set","team_id":1,"properties":{"n":7}})");
+  auto team1 = h.run_chain(1, R"({"event":"get","team_id":1,"properties":{}})")["event"]["properties"];
   CHECK(team1["k"] == json({{"n", 7}, {"list", {1, "two"}}}));
   CHECK(team1["gone"] == "default");
   CHECK_FALSE(team1.contains("missing"));
   // Team 2's instance of the same app sees none of team 1's keys.
-  CHECK(run_chain(h, 2, R"({"event":"get","team_id":2,"properties":{}})")["event"]["properties"]["k"] == "none");
+  CHECK(h.run_chain(2, R"({"event":"get","team_id":2,"properties":{}})")["event"]["properties"]["k"] == "none");
   // And it survives a restart.
   h.restart(apps);
-  CHECK(run_chain(h, 1, R"({"event":"get","team_id":1,"properties":{}})")["event"]["properties"]["k"]["n"] == 7);
+  CHECK(h.run_chain(1, R"({"event":"get","team_id":1,"properties":{}})")["event"]["properties"]["k"]["n"] == 7);
 }
 
 TEST_CASE("instances: storage rejects values that are not JSON", "[runtime][storage]") {
@@ -249,7 +245,7 @@ TEST_CASE("instances: storage rejects values that are not JSON", "[runtime][stor
     }
   )"}});
   h.load({RuntimeHarness::entry(app, {1})});
-  auto errors = run_chain(h, 1, R"({"team_id":1,"properties":{}})")["event"]["properties"]["errors"];
+  auto errors = h.run_chain(1, R"({"team_id":1,"properties":{}})")["event"]["properties"]["errors"];
   REQUIRE(errors.size() == 3);
   CHECK(errors[0].get<std::string>().find("TypeError: storage.set: the value is not JSON-serialisable") == 0);
   CHECK(errors[2].get<std::string>().find("BigInt") != std::string::npos);
@@ -273,13 +269,13 @@ TEST_CASE("instances: a heap break replaces the isolate and runs setupPlugin aga
   )"}});
   auto other = h.write_app("bystander", {{"index.js", "export function processEvent(e) { e.properties.bystander = true; return e }"}});
   h.load({RuntimeHarness::entry(app, {1}, 1), RuntimeHarness::entry(other, {1}, 2)});
-  auto hog = run_chain(h, 1, R"({"event":"hog","team_id":1,"properties":{}})");
+  auto hog = h.run_chain(1, R"({"event":"hog","team_id":1,"properties":{}})");
   CHECK(hog["failed"][0].get<std::string>().find("exceeded the heap limit of 32 MiB") != std::string::npos);
   CHECK(hog["event"]["properties"]["bystander"] == true);
   // The replacement is a fresh isolate: module state starts over, setupPlugin ran again.
   json after;
   for (int i = 0; i < 100; ++i) {
-    after = run_chain(h, 1, R"({"event":"ok","team_id":1,"properties":{}})");
+    after = h.run_chain(1, R"({"event":"ok","team_id":1,"properties":{}})");
     if (after["failed"].empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -322,8 +318,8 @@ TEST_CASE("instances: calls are counted in metrics, console lines too", "[runtim
   RuntimeHarness h;
   auto app = h.write_app("chatty", {{"index.js", "export function processEvent(e) { console.warn('hm', { a: 1 }); return e }"}});
   h.load({RuntimeHarness::entry(app, {1})});
-  run_chain(h, 1, R"({"team_id":1,"properties":{}})");
-  run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  h.run_chain(1, R"({"team_id":1,"properties":{}})");
+  h.run_chain(1, R"({"team_id":1,"properties":{}})");
   auto text = h.metrics().render();
   CHECK(text.find("plugin_server_app_calls_total{app=\"chatty\",method=\"processEvent\"} 2") != std::string::npos);
   CHECK(text.find("plugin_server_app_console_messages_total{app=\"chatty\",level=\"warn\"} 2") != std::string::npos);
@@ -341,7 +337,7 @@ TEST_CASE("instances: console output is cut, and a flood is dropped and counted"
     }
   )"}});
   h.load({RuntimeHarness::entry(app, {1})});
-  auto out = run_chain(h, 1, R"({"team_id":1,"properties":{}})");
+  auto out = h.run_chain(1, R"({"team_id":1,"properties":{}})");
   CHECK(out["failed"].empty());
   auto text = h.metrics().render();
   CHECK(text.find("plugin_server_app_console_messages_total{app=\"loud\",level=\"log\"} 1001") != std::string::npos);
@@ -366,12 +362,12 @@ TEST_CASE("instances: a call over the wall-clock limit does nothing more, and th
     }
   )"}});
   h.load({RuntimeHarness::entry(app, {1})});
-  auto slow = run_chain(h, 1, R"({"event":"slow","team_id":1,"properties":{}})");
+  auto slow = h.run_chain(1, R"({"event":"slow","team_id":1,"properties":{}})");
   REQUIRE(slow["failed"].size() == 1);
   CHECK(slow["failed"][0].get<std::string>().find("did not settle within the time limit of 2000 ms") != std::string::npos);
   json after;
   for (int i = 0; i < 200; ++i) {
-    after = run_chain(h, 1, R"({"event":"ok","team_id":1,"properties":{}})");
+    after = h.run_chain(1, R"({"event":"ok","team_id":1,"properties":{}})");
     if (after["failed"].empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
@@ -439,7 +435,7 @@ TEST_CASE("instances: the storage quota counts each instance's keys and values, 
   )"}});
   h.load({RuntimeHarness::entry(app, {1, 2})});
   for (long long team : {1, 2}) {
-    auto out = run_chain(h, team, R"({"event":"e","team_id":)" + std::to_string(team) + R"(,"properties":{}})");
+    auto out = h.run_chain(team, R"({"event":"e","team_id":)" + std::to_string(team) + R"(,"properties":{}})");
     auto got = out["event"]["properties"]["out"];
     CHECK(got["a"] == "ok");
     CHECK(got["b"] == "ok");
@@ -497,7 +493,7 @@ TEST_CASE("chain: an app without processEvent is not part of the chain, its onEv
   RuntimeHarness h;
   auto fixtures = ps::test::source_dir() + "/tests/fixtures/apps/";
   h.load({RuntimeHarness::entry(fixtures + "tasks-only", {1}, 0), RuntimeHarness::entry(fixtures + "exports-dot", {1}, 1)});
-  auto out = run_chain(h, 1, R"({"event":"e","team_id":1,"properties":{}})");
+  auto out = h.run_chain(1, R"({"event":"e","team_id":1,"properties":{}})");
   CHECK(out["failed"].empty());
   auto props = out["event"]["properties"];
   CHECK(props["style"] == "exports.name");
@@ -521,7 +517,7 @@ TEST_CASE("instances: storage.set of undefined removes the key, as the reference
     }
   )"}});
   h.load({RuntimeHarness::entry(app, {1})});
-  auto props = run_chain(h, 1, R"({"event":"e","team_id":1,"properties":{}})")["event"]["properties"];
+  auto props = h.run_chain(1, R"({"event":"e","team_id":1,"properties":{}})")["event"]["properties"];
   CHECK(props["before"] == json({{"a", 1}}));
   CHECK(props["after"] == "gone");
   CHECK(h.query("SELECT count(*) FROM app_storage") == "0");

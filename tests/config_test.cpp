@@ -2,6 +2,7 @@
 
 #include "config/config.h"
 #include "config/database_url.h"
+#include "config/redis_url.h"
 #include "tests/support/temp_dir.h"
 
 using ps::config::ConfigError;
@@ -213,6 +214,40 @@ TEST_CASE("config: database URLs are checked and redacted", "[config]") {
   CHECK(redact_database_url("postgresql://h/x?user=u&password=pw&sslmode=require") ==
         "postgresql://h/x?user=u&password=***&sslmode=require");
   CHECK(redact_database_url("postgresql://u@h/x") == "postgresql://u@h/x");
+}
+
+TEST_CASE("config: Redis URLs are parsed, checked and redacted, and REDIS_URL sets redis.url", "[config]") {
+  using ps::config::parse_redis_url;
+  using ps::config::RedisEndpoint;
+  auto tcp = std::get<RedisEndpoint>(parse_redis_url("redis://user:p%40ss@cache.internal:6380/3"));
+  CHECK(tcp.host == "cache.internal");
+  CHECK(tcp.port == 6380);
+  CHECK(tcp.username == "user");
+  CHECK(tcp.password == "p@ss");
+  CHECK(tcp.db == 3);
+  auto plain = std::get<RedisEndpoint>(parse_redis_url("redis://127.0.0.1"));
+  CHECK((plain.port == 6379 && plain.db == 0 && plain.password.empty()));
+  auto v6 = std::get<RedisEndpoint>(parse_redis_url("redis://[::1]:7000"));
+  CHECK((v6.host == "::1" && v6.port == 7000));
+  auto unix_socket = std::get<RedisEndpoint>(parse_redis_url("unix:///run/redis/redis.sock?db=2&password=s3cret"));
+  CHECK(unix_socket.socket_path == "/run/redis/redis.sock");
+  CHECK((unix_socket.db == 2 && unix_socket.password == "s3cret"));
+  for (const char* bad : {"http://x", "rediss://h", "redis://", "redis://h:0", "redis://h:99999", "redis://h/x",
+                          "unix://relative.sock", "unix:///s?color=red", "redis://h%zz:p@x"}) {
+    INFO(bad);
+    CHECK(std::holds_alternative<std::string>(parse_redis_url(bad)));
+  }
+  CHECK(ps::config::redact_redis_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0");
+  CHECK(ps::config::redact_redis_url("unix:///s?password=pw&db=1") == "unix:///s?password=***&db=1");
+
+  CHECK(load(std::nullopt, {{"REDIS_URL", "redis://from-established:6379"}}).redis.url == "redis://from-established:6379");
+  CHECK(load(std::nullopt, {{"REDIS_URL", "redis://a"}, {"PLUGIN_SERVER_REDIS_URL", "redis://b"}}).redis.url == "redis://b");
+  try {
+    load(std::nullopt, {{"PLUGIN_SERVER_REDIS_URL", "memcached://x"}});
+    FAIL("accepted a bad Redis URL");
+  } catch (const ConfigError& e) {
+    CHECK(any_contains(e.problems(), "redis.url", "not a valid Redis URL: must start with redis:// or unix://"));
+  }
 }
 
 TEST_CASE("config: runtime.fetch_allowed_hosts is a TOML array, or a comma list in its variable", "[config]") {

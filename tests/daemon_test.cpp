@@ -77,6 +77,37 @@ TEST_CASE("daemon: not ready while Postgres is unreachable, and says why", "[dae
   CHECK(*code == 0);
 }
 
+TEST_CASE("daemon: not ready while Redis is unreachable once an app uses the cache, and says why", "[daemon]") {
+  ps::test::TestDatabase db;
+  ps::test::TempDir dir;
+  dir.write("app/plugin.json", R"({"name": "cache-user"})");
+  dir.write("app/index.js", R"(
+    export async function setupPlugin({ cache }) { await cache.get('x').catch(() => {}) }
+    export function processEvent(e) { return e })");
+  auto config = dir.write("ps.toml", "[[apps]]\npath = \"app\"\nteams = [1]\n");
+  int port = ps::test::free_port();
+  const std::string socket = (dir.path() / "no-redis.sock").string();
+  Process daemon({daemon_binary(), "--config", config.string()},
+                 {{"DATABASE_URL", db.url()},
+                  {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)},
+                  {"PLUGIN_SERVER_REDIS_URL", "unix://" + socket}});
+  REQUIRE(ps::test::wait_for_http_status(port, "/_health", 200, 20s));
+  // Ready is never reached; wait for the apps to have loaded (and used the cache).
+  nlohmann::json body;
+  for (int i = 0; i < 200; ++i) {
+    body = nlohmann::json::parse(http_get("127.0.0.1", port, "/_ready").body);
+    if (body["parts"]["apps"]["ready"] == true && body["parts"]["redis"]["ready"] == false) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO(body.dump());
+  CHECK(body["ready"] == false);
+  CHECK(body["parts"]["redis"]["ready"] == false);
+  CHECK(body["parts"]["redis"]["detail"].get<std::string>().find("Redis is unreachable at unix://" + socket) == 0);
+  CHECK(http_get("127.0.0.1", port, "/metrics").body.find("plugin_server_redis_up 0") != std::string::npos);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(20s) == 0);
+}
+
 TEST_CASE("daemon: a config with three mistakes reports all three and exits 2", "[daemon]") {
   ps::test::TempDir dir;
   auto file = dir.write("bad.toml", R"(
@@ -229,8 +260,13 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   auto body = nlohmann::json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
   CHECK(body["event"]["properties"]["greeting"] == "hi");
   CHECK(body["event"]["properties"]["visit_count"] == 1);
+  CHECK(body["event"]["properties"]["previous_visit"] == nullptr);
   CHECK(body["event"]["properties"]["status_code"] == 200);
   CHECK(body["failed"].empty());
+  // Once an app used meta.cache, readiness reports Redis.
+  auto ready = nlohmann::json::parse(http_get("127.0.0.1", port, "/_ready").body);
+  CHECK(ready["parts"]["redis"]["ready"] == true);
+  CHECK(ready["parts"]["redis"]["detail"] == "");
   // The same rules as for events from Kafka.
   std::string no_distinct = R"({"event":"$pageview","team_id":1})";
   auto refused = ps::test::http_raw("127.0.0.1", port,

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "tests/support/http_client.h"
+#include "tests/support/test_redis.h"
 
 namespace ps::test {
 
@@ -23,7 +24,7 @@ namespace {
 
 bool is_override_name(const std::string& name) {
   static const char* established[] = {"DATABASE_URL", "KAFKA_HOSTS", "KAFKA_CONSUMPTION_TOPIC",
-                                      "TASK_TIMEOUT", "WORKER_CONCURRENCY", "LOG_LEVEL"};
+                                      "TASK_TIMEOUT", "WORKER_CONCURRENCY", "LOG_LEVEL", "REDIS_URL"};
   if (name.rfind("PLUGIN_SERVER_", 0) == 0) return true;
   for (const char* e : established) {
     if (name == e) return true;
@@ -42,6 +43,14 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
   std::vector<std::string> env_entries;
   for (const auto& [k, v] : config::process_environment()) {
     if (!is_override_name(k)) env_entries.push_back(k + "=" + v);
+  }
+  // The run's private Redis, on keys of this process's own, unless the test
+  // names another.
+  if (!env.count("PLUGIN_SERVER_REDIS_URL")) {
+    env_entries.push_back("PLUGIN_SERVER_REDIS_URL=" + redis_url());
+    if (!env.count("PLUGIN_SERVER_REDIS_KEY_PREFIX")) {
+      env_entries.push_back("PLUGIN_SERVER_REDIS_KEY_PREFIX=" + unique_redis_prefix());
+    }
   }
   for (const auto& [k, v] : env) env_entries.push_back(k + "=" + v);
 

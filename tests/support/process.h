@@ -20,7 +20,9 @@ std::string source_dir();
 class Process {
  public:
   // Starts `argv`; the environment is the test's own without any
-  // PLUGIN_SERVER_* or established override names, plus `env`.
+  // PLUGIN_SERVER_* or established override names, plus the run's private
+  // Redis (PLUGIN_SERVER_REDIS_URL and a key prefix of its own, unless `env`
+  // sets them), plus `env`.
   Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {});
   ~Process();  // kills the child if it still runs
   Process(const Process&) = delete;

@@ -5,7 +5,9 @@
 
 #include <pqxx/pqxx>
 
+#include "config/redis_url.h"
 #include "db/migrations.h"
+#include "tests/support/test_redis.h"
 #include "tests/support/v8_engine.h"
 
 namespace ps::test {
@@ -22,6 +24,14 @@ runtime::RuntimeOptions RuntimeHarness::fast_options() {
   o.blocking_threads = 2;
   // The tests' own servers listen on loopback, which apps may not reach by default.
   o.fetch.allowed_hosts = {"127.0.0.1"};
+  // meta.cache on the run's private Redis, on keys no other test uses.
+  auto endpoint = config::parse_redis_url(redis_url());
+  redis::ClientOptions r;
+  r.endpoint = std::get<config::RedisEndpoint>(endpoint);
+  r.display = redis_url();
+  r.connections = 2;
+  o.redis = r;
+  o.redis_key_prefix = unique_redis_prefix();
   return o;
 }
 
@@ -120,6 +130,13 @@ void RuntimeHarness::restart(const std::vector<config::AppConfig>& apps) {
   stop_runtime();
   make_runtime();
   load(apps);
+}
+
+nlohmann::json RuntimeHarness::run_chain(long long team, const std::string& event) {
+  auto r = runtime_->chain().process(team, event).get();
+  return {{"event", r.event ? nlohmann::json::parse(*r.event) : nlohmann::json()},
+          {"dropped_by", r.dropped_by},
+          {"failed", r.failed}};
 }
 
 runtime::CallOutcome RuntimeHarness::call(runtime::InstanceId id, const std::string& method,

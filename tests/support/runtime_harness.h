@@ -40,11 +40,14 @@ class RuntimeHarness {
   // Queue options with short retries and leases, so tests see them quickly.
   scheduler::JobQueueOptions& queue_options() { return queue_options_; }
   runtime::AppRuntime& runtime() { return *runtime_; }
+  const runtime::RuntimeOptions& options() const { return options_; }
   // Stops the job queue as a daemon's shutdown does (the runtime goes on).
   void stop_queue(std::chrono::milliseconds grace) { queue_->stop(grace); }
   // Stops and starts the runtime again on the same database (a daemon restart).
   void restart(const std::vector<config::AppConfig>& apps);
 
+  // Runs `event` through `team`'s chain: {"event": ... or null, "dropped_by": "...", "failed": [...]}.
+  nlohmann::json run_chain(long long team, const std::string& event);
   runtime::CallOutcome call(runtime::InstanceId id, const std::string& method, std::vector<std::string> args = {});
   runtime::AppInstance& only_instance();
 

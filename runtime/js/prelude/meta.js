@@ -1,6 +1,7 @@
 // The meta object every hook gets as its last argument.
 import { parse } from './intrinsics.js'
 import { makeStorage } from './storage.js'
+import { makeCache, makeCursor } from './cache.js'
 import { missing } from './missing.js'
 
 export function makeMetaFactory(host, jobs) {
@@ -12,9 +13,9 @@ export function makeMetaFactory(host, jobs) {
       global: {},
       storage: makeStorage(host),
       jobs: jobs.metaJobs,
-      cache: missing('meta.cache'),
+      cache: makeCache(host),
       geoip: missing('meta.geoip'),
-      utils: missing('meta.utils'),
+      utils: Object.freeze({ cursor: makeCursor(host) }),
     }
   }
 }
