@@ -5,7 +5,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libboost-dev libssl-dev librdkafka-dev libpqxx-dev \
-      libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev libhiredis-dev nodejs npm \
+      libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libnode-dev zlib1g-dev libhiredis-dev libmaxminddb-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,7 +17,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPLUGIN_SERVER_TESTS=OFF \
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libnode108 librdkafka++1 libpqxx-6.4 libspdlog1.10 libtomlplusplus3 libhiredis0.14 ca-certificates curl \
+      libnode108 librdkafka++1 libpqxx-6.4 libspdlog1.10 libtomlplusplus3 libhiredis0.14 libmaxminddb0 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /app --shell /usr/sbin/nologin plugin-server
 COPY --from=build /src/build/bin/plugin-server /usr/local/bin/plugin-server

@@ -33,6 +33,12 @@ struct RedisConfig {
   std::string key_prefix;
 };
 
+// meta.geoip: a MaxMind DB file in the GeoIP2 City schema (GeoLite2 City or
+// GeoIP2 City). Empty: meta.geoip.locate rejects saying so.
+struct GeoIpConfig {
+  std::string mmdb_path;
+};
+
 struct KafkaConfig {
   std::string brokers = "embedded";
   std::string group_id = "plugin-server";
@@ -106,6 +112,7 @@ struct AppConfig {
 struct Config {
   DatabaseConfig database;
   RedisConfig redis;
+  GeoIpConfig geoip;
   KafkaConfig kafka;
   HttpConfig http;
   RuntimeConfig runtime;

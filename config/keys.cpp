@@ -95,6 +95,15 @@ std::optional<std::string> readable_certificates(const std::string& v) {
   return std::nullopt;
 }
 
+// Empty, or a file that can be read (whether it is a MaxMind DB is checked
+// when the daemon opens it).
+std::optional<std::string> readable_file(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  std::ifstream in(v, std::ios::binary);
+  if (!in) return "cannot read \"" + v + "\"";
+  return std::nullopt;
+}
+
 std::optional<std::string> valid_allow_entry(const std::string& v) {
   std::string problem;
   if (!parse_allow_entry(v, &problem)) return problem;
@@ -130,6 +139,8 @@ const std::vector<KeySpec>& key_specs() {
        .integer = [](Config& c) -> int& { return c.redis.max_pending; }, .min = 1, .max = 10000000},
       {.section = "redis", .name = "max_value_bytes",
        .integer = [](Config& c) -> int& { return c.redis.max_value_bytes; }, .min = 16, .max = 64 << 20},
+      {.section = "geoip", .name = "mmdb_path", .text = [](Config& c) -> std::string& { return c.geoip.mmdb_path; },
+       .check = readable_file},
       {.section = "kafka", .name = "brokers", .text = [](Config& c) -> std::string& { return c.kafka.brokers; },
        .check = valid_brokers},
       {.section = "kafka", .name = "group_id", .text = [](Config& c) -> std::string& { return c.kafka.group_id; },
@@ -222,6 +233,7 @@ const std::vector<EnvAlias>& env_aliases() {
   static const std::vector<EnvAlias> aliases = {
       {"DATABASE_URL", "database", "url"},
       {"REDIS_URL", "redis", "url"},
+      {"MMDB_FILE_LOCATION", "geoip", "mmdb_path"},
       {"KAFKA_HOSTS", "kafka", "brokers"},
       {"KAFKA_CONSUMPTION_TOPIC", "kafka", "input_topic"},
       {"TASK_TIMEOUT", "runtime", "task_timeout_ms", 1000},

@@ -3,6 +3,7 @@
 #include "runtime/code_cache.h"
 #include "runtime/executor.h"
 #include "config/redis_url.h"
+#include "runtime/geoip_database.h"
 #include "runtime/postgres_storage.h"
 #include "runtime/redis_cache.h"
 #include "runtime/transpiler.h"
@@ -41,6 +42,7 @@ RuntimeOptions runtime_options(const config::Config& config) {
   }
   o.max_cache_value_bytes = static_cast<std::size_t>(config.redis.max_value_bytes);
   o.redis_key_prefix = config.redis.key_prefix;
+  o.geoip_mmdb_path = config.geoip.mmdb_path;
   return o;
 }
 
@@ -52,6 +54,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
       code_cache_(std::make_unique<CodeCache>()),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
   if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_, options.max_storage_total_bytes);
+  if (!options.geoip_mmdb_path.empty()) geoip_ = std::make_unique<GeoIpDatabase>(options.geoip_mmdb_path);
   if (options.redis) {
     redis_ = std::make_unique<redis::Client>(*options.redis, metrics);
     cache_ = std::make_unique<RedisCache>(*redis_, options.redis_key_prefix);
@@ -59,7 +62,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.executor = js_.get();
   env_.watchdog = watchdog_.get();
   env_.code_cache = code_cache_.get();
-  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs, cache_.get()};
+  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs, cache_.get(), geoip_.get()};
   env_.limits = options.limits;
   env_.metrics = &metrics;
   env_.setup_attempts = options.setup_attempts;

@@ -26,6 +26,7 @@ class Executor;
 class Watchdog;
 class PostgresStorage;
 class RedisCache;
+class GeoIpDatabase;
 class Transpiler;
 class CodeCache;
 
@@ -49,6 +50,7 @@ struct RuntimeOptions {
   // meta.cache and meta.utils.cursor; nullopt: they reject every call.
   std::optional<redis::ClientOptions> redis;
   std::string redis_key_prefix;
+  std::string geoip_mmdb_path;  // empty: meta.geoip rejects
   std::size_t max_cache_value_bytes = 1u << 20;
 };
 
@@ -56,6 +58,7 @@ RuntimeOptions runtime_options(const config::Config& config);
 
 class AppRuntime {
  public:
+  // Throws std::runtime_error when the GeoIP database cannot be opened.
   // `pool` may be null (no storage, in-process instance ids); `jobs` may be
   // null until a job queue is attached. A JobSink's completions post into
   // the runtime's JS threads: after stop(), destroy the sink before the runtime.
@@ -84,6 +87,7 @@ class AppRuntime {
   std::unique_ptr<PostgresStorage> storage_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisCache> cache_;
+  std::unique_ptr<GeoIpDatabase> geoip_;
   InstanceEnvironment env_;
   std::unique_ptr<AppRegistry> registry_;
   std::unique_ptr<EventChain> chain_;

@@ -95,11 +95,27 @@ class Cache {
   virtual void run(InstanceId instance, CacheCommand command, std::function<void(redis::Reply)> done) = 0;
 };
 
+// meta.geoip: the database record of an IP address. Lookups are in memory
+// (the file is mapped), so they answer at once.
+struct GeoIpResult {
+  // {"record": {...the database's fields...}, "network": "81.2.69.0/24"};
+  // nullopt (without an error) when the address is not in it, or not public.
+  std::optional<std::string> json;
+  std::optional<std::string> error;  // not an IP address, or the file is damaged
+};
+
+class GeoIp {
+ public:
+  virtual ~GeoIp() = default;
+  virtual GeoIpResult locate(const std::string& ip) const = 0;
+};
+
 struct HostServices {
   HttpFetcher* http = nullptr;
   Storage* storage = nullptr;
   JobSink* jobs = nullptr;  // null: meta.jobs rejects every run*()
   Cache* cache = nullptr;   // null: meta.cache and meta.utils.cursor reject every call
+  const GeoIp* geoip = nullptr;  // null: meta.geoip.locate rejects (no geoip.mmdb_path)
 };
 
 }  // namespace ps::runtime

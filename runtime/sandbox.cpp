@@ -123,6 +123,7 @@ void Sandbox::Impl::install_prelude() {
   add_host_function<&Impl::host_storage_del>(host, "storageDel");
   add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
   add_host_function<&Impl::host_cache_command>(host, "cacheCommand");
+  add_host_function<&Impl::host_geoip_locate>(host, "geoipLocate");
   add_host_function<&Impl::host_load_module>(host, "loadModule");
   add_host_function<&Impl::host_resolve_module>(host, "resolveModule");
   add_host_function<&Impl::host_sleep>(host, "sleep");

@@ -374,6 +374,26 @@ void Sandbox::Impl::settle_cache(Impl& impl, Local<v8::Promise::Resolver> resolv
   impl.resolve(resolver, value);
 }
 
+void Sandbox::Impl::host_geoip_locate(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto& impl = from(info);
+  auto* isolate = impl.isolate;
+  auto ip = string_arg(info, 0, "meta.geoip.locate: the IP address");
+  if (!ip) return;
+  auto resolver = begin_op(info, impl.opt.host.geoip, v8::Exception::Error,
+                           "meta.geoip is not available here: the daemon has no GeoIP database (geoip.mmdb_path)");
+  if (resolver.IsEmpty()) return;
+  // The lookup is in memory: it settles at once.
+  auto found = impl.opt.host.geoip->locate(*ip);
+  Local<v8::String> text;
+  if (found.error) {
+    impl.reject(resolver, v8::Exception::TypeError(js::message(isolate, "meta.geoip.locate: " + *found.error)));
+  } else if (!found.json) {
+    impl.resolve(resolver, v8::Null(isolate));
+  } else if (js::string(isolate, *found.json).ToLocal(&text)) {
+    impl.resolve(resolver, text);
+  }
+}
+
 void Sandbox::Impl::host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info) {
   host_storage<StorageOp::Get>(info);
 }

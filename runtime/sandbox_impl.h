@@ -180,6 +180,9 @@ struct Sandbox::Impl {
   static void host_cache_command(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void settle_cache(Impl& impl, Local<v8::Promise::Resolver> resolver, redis::Reply& reply);
 
+  // geoipLocate(ip): resolves to the record's JSON text, or null.
+  static void host_geoip_locate(const v8::FunctionCallbackInfo<v8::Value>& info);
+
   static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void host_storage_del(const v8::FunctionCallbackInfo<v8::Value>& info);

@@ -74,7 +74,7 @@ TEST_CASE("api globals: services the daemon does not provide (yet, or here) fail
       for (const use of [() => meta.cache.get('k'), () => meta.geoip.locate('1.1.1.1'), () => posthog.capture('x')]) {
         try { await use() } catch (err) { errors.push(err.message) }
       }
-      console.log(meta.geoip)
+      console.log(posthog)
       e.properties.errors = errors
       return e
     }
@@ -82,8 +82,8 @@ TEST_CASE("api globals: services the daemon does not provide (yet, or here) fail
   auto out = h.process_event(R"({"event":"e","team_id":1,"properties":{}})");
   REQUIRE(out.ok());
   auto errors = nlohmann::json::parse(*out.value)["properties"]["errors"];
-  // This sandbox has no Redis behind it.
+  // This sandbox has no Redis and no GeoIP database behind it.
   CHECK(errors == nlohmann::json::array({"meta.cache is not available here: the daemon has no Redis",
-                                         "meta.geoip.locate is not available: this daemon does not provide meta.geoip yet",
+                                         "meta.geoip is not available here: the daemon has no GeoIP database (geoip.mmdb_path)",
                                          "posthog.capture is not available: this daemon does not provide posthog yet"}));
 }

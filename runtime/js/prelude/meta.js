@@ -2,7 +2,7 @@
 import { parse } from './intrinsics.js'
 import { makeStorage } from './storage.js'
 import { makeCache, makeCursor } from './cache.js'
-import { missing } from './missing.js'
+import { makeGeoip } from './geoip.js'
 
 export function makeMetaFactory(host, jobs) {
   return function makeMeta(configJSON, attachmentsJSON, exportedJobs) {
@@ -14,7 +14,7 @@ export function makeMetaFactory(host, jobs) {
       storage: makeStorage(host),
       jobs: jobs.metaJobs,
       cache: makeCache(host),
-      geoip: missing('meta.geoip'),
+      geoip: makeGeoip(host),
       utils: Object.freeze({ cursor: makeCursor(host) }),
     }
   }
