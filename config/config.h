@@ -39,6 +39,19 @@ struct GeoIpConfig {
   std::string mmdb_path;
 };
 
+// The `posthog` global apps use: capture (into kafka.input_topic) and api.
+struct PosthogConfig {
+  // Where posthog.api goes: the analytics API's base URL. Empty: posthog.api
+  // rejects unless a call names its own host.
+  std::string api_url;
+  // Personal API key for posthog.api, shared by every team: with it an app
+  // reaches its own project's paths only. A team's own key goes in [[apps]].
+  std::string api_key;
+  std::string project_api_key;  // sent as the `token` parameter
+  int max_capture_hops = 10;    // captures in a row (apps capturing from captured events); more are dropped
+  int max_captures_per_second = 1000;  // per app instance; more are refused
+};
+
 struct KafkaConfig {
   std::string brokers = "embedded";
   std::string group_id = "plugin-server";
@@ -107,12 +120,17 @@ struct AppConfig {
   std::vector<long long> teams;
   int order = 0;
   nlohmann::json config = nlohmann::json::object();
+  // posthog.api keys of these teams' own, used instead of [posthog]'s and
+  // without its own-project restriction. Never printed.
+  std::string posthog_personal_api_key;
+  std::string posthog_project_api_key;
 };
 
 struct Config {
   DatabaseConfig database;
   RedisConfig redis;
   GeoIpConfig geoip;
+  PosthogConfig posthog;
   KafkaConfig kafka;
   HttpConfig http;
   RuntimeConfig runtime;

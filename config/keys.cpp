@@ -52,6 +52,11 @@ std::optional<std::string> valid_database_url(const std::string& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> empty_or_http_url(const std::string& v) {
+  if (v.empty() || v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0) return std::nullopt;
+  return "expected an http:// or https:// URL, got \"" + v + "\"";
+}
+
 std::optional<std::string> valid_redis_url(const std::string& v) {
   auto parsed = parse_redis_url(v);
   if (auto* problem = std::get_if<std::string>(&parsed)) return "not a valid Redis URL: " + *problem;
@@ -141,6 +146,16 @@ const std::vector<KeySpec>& key_specs() {
        .integer = [](Config& c) -> int& { return c.redis.max_value_bytes; }, .min = 16, .max = 64 << 20},
       {.section = "geoip", .name = "mmdb_path", .text = [](Config& c) -> std::string& { return c.geoip.mmdb_path; },
        .check = readable_file},
+      {.section = "posthog", .name = "api_url", .text = [](Config& c) -> std::string& { return c.posthog.api_url; },
+       .check = empty_or_http_url},
+      {.section = "posthog", .name = "api_key", .text = [](Config& c) -> std::string& { return c.posthog.api_key; },
+       .secret = true},
+      {.section = "posthog", .name = "project_api_key",
+       .text = [](Config& c) -> std::string& { return c.posthog.project_api_key; }, .secret = true},
+      {.section = "posthog", .name = "max_capture_hops",
+       .integer = [](Config& c) -> int& { return c.posthog.max_capture_hops; }, .min = 1, .max = 1000},
+      {.section = "posthog", .name = "max_captures_per_second",
+       .integer = [](Config& c) -> int& { return c.posthog.max_captures_per_second; }, .min = 1, .max = 1000000},
       {.section = "kafka", .name = "brokers", .text = [](Config& c) -> std::string& { return c.kafka.brokers; },
        .check = valid_brokers},
       {.section = "kafka", .name = "group_id", .text = [](Config& c) -> std::string& { return c.kafka.group_id; },
@@ -234,6 +249,7 @@ const std::vector<EnvAlias>& env_aliases() {
       {"DATABASE_URL", "database", "url"},
       {"REDIS_URL", "redis", "url"},
       {"MMDB_FILE_LOCATION", "geoip", "mmdb_path"},
+      {"SITE_URL", "posthog", "api_url"},
       {"KAFKA_HOSTS", "kafka", "brokers"},
       {"KAFKA_CONSUMPTION_TOPIC", "kafka", "input_topic"},
       {"TASK_TIMEOUT", "runtime", "task_timeout_ms", 1000},

@@ -329,8 +329,16 @@ class Loader {
           continue;
         }
         app.config = toml_to_json(value);
+      } else if (key == "posthog_personal_api_key" || key == "posthog_project_api_key") {
+        auto v = value.value_exact<std::string>();
+        if (!v || v->empty()) {
+          problems.push_back(label + ": expected a non-empty string " + where(value, file));
+          continue;
+        }
+        (key == "posthog_personal_api_key" ? app.posthog_personal_api_key : app.posthog_project_api_key) = *v;
       } else {
-        problems.push_back(label + ": unknown key (expected path, teams, order, config) " + where(value, file));
+        problems.push_back(label + ": unknown key (expected path, teams, order, config, posthog_personal_api_key, "
+                           "posthog_project_api_key) " + where(value, file));
       }
     }
     if (!has_path) problems.push_back(name + ".path: missing " + where(table, file));

@@ -76,6 +76,8 @@ std::string render_toml(const Config& config, SecretFieldPredicate is_secret) {
       if (is_secret && is_secret(app, key)) value = kRedacted;
     }
     entry.insert("config", json_object_to_toml(values));
+    if (!app.posthog_personal_api_key.empty()) entry.insert("posthog_personal_api_key", std::string(kRedacted));
+    if (!app.posthog_project_api_key.empty()) entry.insert("posthog_project_api_key", std::string(kRedacted));
     apps.push_back(std::move(entry));
   }
   if (!apps.empty()) root.insert("apps", std::move(apps));

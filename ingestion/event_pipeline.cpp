@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ingestion/capture_producer.h"
 #include "ingestion/in_flight.h"
 #include "ingestion/kafka_config.h"
 #include "ingestion/message_parser.h"
@@ -218,12 +219,24 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                           dead->reason));
     } else {
       auto& event = std::get<ParsedEvent>(parsed);
+      event.capture_hops = capture_hops_of(msg);
       PendingEvent pending{msg.partition(), msg.offset(), 0, now,
                            std::to_string(event.team_id) + ":" + event.distinct_id, std::move(event),
                            std::make_shared<const std::string>(bytes), std::move(source_key)};
       if (in_flight.admit(pending) == InFlight::Admission::run_now) run(std::move(pending));
     }
     in_flight_gauge.set(static_cast<double>(in_flight.count()));
+  }
+
+  // An unreadable hop count is counted as the most: a loop cannot hide
+  // behind a damaged header.
+  static int capture_hops_of(RdKafka::Message& msg) {
+    auto* list = msg.headers();
+    if (!list) return 0;
+    auto header = list->get_last(kCaptureHopsHeader);
+    if (header.err() != RdKafka::ERR_NO_ERROR) return 0;
+    auto hops = parse_capture_hops(std::string_view(static_cast<const char*>(header.value()), header.value_size()));
+    return hops.value_or(1000);
   }
 
   // The dead letter for the input message at `offset`: the message as it
@@ -329,10 +342,14 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
   // the shutdown grace): the answer then finds nobody and is dropped.
   void walk(PendingEvent e) {
     auto team = e.event.team_id;
+    auto hops = e.event.capture_hops;
     auto json = std::move(e.event.json);
-    chain.process(team, std::move(json), [weak = weak_from_this(), e = std::move(e)](runtime::ChainResult r) mutable {
-      if (auto self = weak.lock()) self->chain_done(std::move(e), std::move(r));
-    });
+    chain.process(
+        team, std::move(json),
+        [weak = weak_from_this(), e = std::move(e)](runtime::ChainResult r) mutable {
+          if (auto self = weak.lock()) self->chain_done(std::move(e), std::move(r));
+        },
+        hops);
   }
 
   void chain_done(PendingEvent e, runtime::ChainResult r) {
@@ -346,7 +363,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                           "the processed event is " + std::to_string(r.event->size()) +
                               " bytes, over kafka.max_message_bytes (" + std::to_string(opt.max_message_bytes) + ")"));
     } else {
-      chain.on_event(e.event.team_id, *r.event);
+      chain.on_event(e.event.team_id, *r.event, e.event.capture_hops);
       produce(std::make_unique<Ticket>(Ticket{e.partition, e.offset, e.generation, e.consumed_at, &opt.output_topic,
                                               e.key, std::move(*r.event), {}, false, e.source, e.source_key}));
     }

@@ -15,6 +15,7 @@ struct ParsedEvent {
   long long team_id = 0;
   std::string distinct_id;
   std::string json;  // the event as the apps receive it: a plain event's bytes unchanged
+  int capture_hops = 0;  // from the message's headers: captures in a row that led to it
 };
 
 struct DeadLetter {

@@ -89,6 +89,11 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.bundle = settings_.bundle;
   options.label = label_;
   options.instance_id = settings_.id;
+  options.team_id = settings_.team_id;
+  options.max_captures_per_second = env_.max_captures_per_second;
+  options.max_capture_hops = env_.max_capture_hops;
+  options.max_capture_bytes = env_.max_capture_bytes;
+  options.posthog_api = settings_.posthog_api;
   options.max_event_depth = env_.max_event_depth;
   options.config_json = settings_.config_json;
   options.attachments_json = settings_.attachments_json;
@@ -233,15 +238,16 @@ void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start)
   });
 }
 
-void AppInstance::call(const std::string& method, std::vector<std::string> args_json, CallDone done) {
-  when_ready(std::move(done), [this, method, args = std::move(args_json)](CallDone d) {
-    sandbox_->call(method, args, observed(method, std::move(d)));
+void AppInstance::call(const std::string& method, std::vector<std::string> args_json, CallDone done,
+                       int capture_hops) {
+  when_ready(std::move(done), [this, method, args = std::move(args_json), capture_hops](CallDone d) {
+    sandbox_->call(method, args, observed(method, std::move(d)), capture_hops);
   });
 }
 
-void AppInstance::process_event(std::string event_json, CallDone done) {
-  when_ready(std::move(done), [this, event = std::move(event_json)](CallDone d) {
-    sandbox_->process_event(event, observed("processEvent", std::move(d)));
+void AppInstance::process_event(std::string event_json, CallDone done, int capture_hops) {
+  when_ready(std::move(done), [this, event = std::move(event_json), capture_hops](CallDone d) {
+    sandbox_->process_event(event, observed("processEvent", std::move(d)), capture_hops);
   });
 }
 

@@ -48,6 +48,10 @@ struct InstanceEnvironment {
   std::size_t max_storage_value_bytes = 1u << 20;
   std::size_t max_cache_value_bytes = 1u << 20;
   double max_enqueues_per_second = 1000;
+  double max_captures_per_second = 1000;
+  int max_capture_hops = 10;
+  std::size_t max_capture_bytes = 1u << 20;
+  PosthogApiAccess posthog_api;  // [posthog]'s; an [[apps]] entry may bring its own keys
 };
 
 struct InstanceSettings {
@@ -58,6 +62,7 @@ struct InstanceSettings {
   std::string config_json = "{}";
   std::string attachments_json = "{}";
   int thread = 0;  // the JS thread it lives on (see ChainPlacement)
+  PosthogApiAccess posthog_api;
 };
 
 // SetupFailed: its setup keeps failing and is retried; calls fail as unavailable meanwhile.
@@ -72,9 +77,10 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   // `ready` gets nullopt when the instance is ready, else why it is not
   // (disabled, or setup failing and retried in the background); once.
   void start(std::function<void(std::optional<std::string> error)> ready);
-  // Calls an exported method with JSON arguments (meta is appended).
-  void call(const std::string& method, std::vector<std::string> args_json, CallDone done);
-  void process_event(std::string event_json, CallDone done);
+  // Calls an exported method with JSON arguments (meta is appended);
+  // `capture_hops` as Sandbox::call has it.
+  void call(const std::string& method, std::vector<std::string> args_json, CallDone done, int capture_hops = 0);
+  void process_event(std::string event_json, CallDone done, int capture_hops = 0);
   // Runs exported job `name` with its payload (nullopt: the job took none).
   void run_job(std::string name, std::optional<std::string> payload_json, CallDone done);
   // Runs teardownPlugin (if exported), then disposes of the isolate.

@@ -96,6 +96,12 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
       settings.order = app.order;
       settings.config_json = resolved.config.dump();
       settings.attachments_json = resolved.attachments.dump();
+      settings.posthog_api = env_.posthog_api;
+      if (!app.posthog_personal_api_key.empty()) {
+        settings.posthog_api.personal_api_key = app.posthog_personal_api_key;
+        settings.posthog_api.shared_key = false;
+      }
+      if (!app.posthog_project_api_key.empty()) settings.posthog_api.project_api_key = app.posthog_project_api_key;
       try {
         settings.id = instance_id(bundle->manifest.name, team);
       } catch (const std::exception& e) {

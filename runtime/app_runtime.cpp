@@ -11,6 +11,20 @@
 
 namespace ps::runtime {
 
+namespace {
+
+// "host:port" of an http(s) URL, as the fetch allow-list names a destination.
+std::string host_and_port(const std::string& url) {
+  bool tls = url.rfind("https://", 0) == 0;
+  auto rest = url.substr(url.find("://") + 3);
+  auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  bool has_port = authority.rfind(':') != std::string::npos && authority.back() != ']';
+  return has_port ? authority : authority + (tls ? ":443" : ":80");
+}
+
+}  // namespace
+
 RuntimeOptions runtime_options(const config::Config& config) {
   RuntimeOptions o;
   o.threads = config.runtime.threads;
@@ -43,16 +57,28 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.max_cache_value_bytes = static_cast<std::size_t>(config.redis.max_value_bytes);
   o.redis_key_prefix = config.redis.key_prefix;
   o.geoip_mmdb_path = config.geoip.mmdb_path;
+  o.posthog_api.url = config.posthog.api_url;
+  o.posthog_api.personal_api_key = config.posthog.api_key;
+  o.posthog_api.project_api_key = config.posthog.project_api_key;
+  o.max_capture_hops = config.posthog.max_capture_hops;
+  o.max_captures_per_second = config.posthog.max_captures_per_second;
+  o.max_capture_bytes = static_cast<std::size_t>(config.kafka.max_message_bytes);
   return o;
 }
 
-AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs)
+AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs,
+                       EventCapture* capture)
     : js_(std::make_unique<Executor>(options.threads, "js")),
       blocking_(std::make_unique<Executor>(options.blocking_threads, "storage")),
       watchdog_(std::make_unique<Watchdog>()),
       transpiler_(std::make_unique<Transpiler>(*watchdog_, options.limits.cpu)),
       code_cache_(std::make_unique<CodeCache>()),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
+  // The analytics API is the operator's own destination, often on a private
+  // address: posthog.api may reach it; apps' fetch may not.
+  auto api_fetch = options.fetch;
+  if (!options.posthog_api.url.empty()) api_fetch.allowed_hosts.push_back(host_and_port(options.posthog_api.url));
+  api_fetcher_ = std::make_unique<BeastFetcher>(api_fetch);
   if (pool) storage_ = std::make_unique<PostgresStorage>(*pool, *blocking_, options.max_storage_total_bytes);
   if (!options.geoip_mmdb_path.empty()) geoip_ = std::make_unique<GeoIpDatabase>(options.geoip_mmdb_path);
   if (options.redis) {
@@ -62,7 +88,8 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.executor = js_.get();
   env_.watchdog = watchdog_.get();
   env_.code_cache = code_cache_.get();
-  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs, cache_.get(), geoip_.get()};
+  env_.host = HostServices{fetcher_.get(), storage_.get(), jobs,   cache_.get(),
+                           geoip_.get(),   capture,        api_fetcher_.get()};
   env_.limits = options.limits;
   env_.metrics = &metrics;
   env_.setup_attempts = options.setup_attempts;
@@ -74,6 +101,10 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.max_storage_value_bytes = options.max_storage_value_bytes;
   env_.max_cache_value_bytes = options.max_cache_value_bytes;
   env_.max_enqueues_per_second = options.max_enqueues_per_second;
+  env_.posthog_api = options.posthog_api;
+  env_.max_capture_hops = options.max_capture_hops;
+  env_.max_captures_per_second = options.max_captures_per_second;
+  env_.max_capture_bytes = options.max_capture_bytes;
   registry_ = std::make_unique<AppRegistry>(env_, *transpiler_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }
@@ -92,6 +123,7 @@ AppRuntime::~AppRuntime() {
   cache_.reset();
   redis_.reset();
   fetcher_.reset();
+  api_fetcher_.reset();
   js_.reset();
 }
 

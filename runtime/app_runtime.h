@@ -52,6 +52,11 @@ struct RuntimeOptions {
   std::string redis_key_prefix;
   std::string geoip_mmdb_path;  // empty: meta.geoip rejects
   std::size_t max_cache_value_bytes = 1u << 20;
+  // The posthog global.
+  PosthogApiAccess posthog_api;
+  int max_capture_hops = 10;
+  double max_captures_per_second = 1000;
+  std::size_t max_capture_bytes = 1u << 20;
 };
 
 RuntimeOptions runtime_options(const config::Config& config);
@@ -59,10 +64,11 @@ RuntimeOptions runtime_options(const config::Config& config);
 class AppRuntime {
  public:
   // Throws std::runtime_error when the GeoIP database cannot be opened.
-  // `pool` may be null (no storage, in-process instance ids); `jobs` may be
-  // null until a job queue is attached. A JobSink's completions post into
-  // the runtime's JS threads: after stop(), destroy the sink before the runtime.
-  AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs = nullptr);
+  // `pool` may be null (no storage, in-process instance ids); `jobs` and
+  // `capture` may be null (their calls then reject). Their completions post
+  // into the runtime's JS threads: after stop(), destroy them before the runtime.
+  AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::Registry& metrics, JobSink* jobs = nullptr,
+             EventCapture* capture = nullptr);
   ~AppRuntime();
   AppRuntime(const AppRuntime&) = delete;
   AppRuntime& operator=(const AppRuntime&) = delete;
@@ -84,6 +90,7 @@ class AppRuntime {
   std::unique_ptr<Transpiler> transpiler_;
   std::unique_ptr<CodeCache> code_cache_;
   std::unique_ptr<BeastFetcher> fetcher_;
+  std::unique_ptr<BeastFetcher> api_fetcher_;  // posthog.api: may also reach posthog.api_url
   std::unique_ptr<PostgresStorage> storage_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisCache> cache_;

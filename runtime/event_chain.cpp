@@ -23,6 +23,7 @@ struct Walk : std::enable_shared_from_this<Walk> {
   std::vector<std::shared_ptr<AppInstance>> chain;
   std::size_t next = 0;
   std::string event;
+  int capture_hops = 0;
   ChainResult result;
   std::function<void(ChainResult)> done;
 
@@ -46,25 +47,27 @@ struct Walk : std::enable_shared_from_this<Walk> {
         self->event = mark_failed(self->event, instance->label());
       }
       self->step();
-    });
+    }, capture_hops);
   }
 };
 
 }  // namespace
 
-void EventChain::process(long long team_id, std::string event_json, std::function<void(ChainResult)> done) const {
+void EventChain::process(long long team_id, std::string event_json, std::function<void(ChainResult)> done,
+                         int capture_hops) const {
   auto walk = std::make_shared<Walk>();
   for (auto& instance : registry_.for_team(team_id)) {
     if (instance->processes_events()) walk->chain.push_back(std::move(instance));
   }
   walk->event = std::move(event_json);
+  walk->capture_hops = capture_hops;
   walk->done = std::move(done);
   walk->step();
 }
 
-void EventChain::on_event(long long team_id, const std::string& event_json) const {
+void EventChain::on_event(long long team_id, const std::string& event_json, int capture_hops) const {
   for (const auto& instance : registry_.for_team(team_id)) {
-    if (instance->exports().has("onEvent")) instance->call("onEvent", {event_json}, [](CallOutcome) {});
+    if (instance->exports().has("onEvent")) instance->call("onEvent", {event_json}, [](CallOutcome) {}, capture_hops);
   }
 }
 

@@ -26,12 +26,15 @@ class EventChain {
   explicit EventChain(const AppRegistry& registry) : registry_(registry) {}
 
   // `done` runs on a runtime thread (or at once when the team has no apps).
-  void process(long long team_id, std::string event_json, std::function<void(ChainResult)> done) const;
+  // `capture_hops`: how many posthog.capture calls in a row produced the
+  // event (0: none); captures in its apps' calls count from there.
+  void process(long long team_id, std::string event_json, std::function<void(ChainResult)> done,
+               int capture_hops = 0) const;
   std::future<ChainResult> process(long long team_id, std::string event_json) const;
   // Hands the final event to the onEvent hook of each of the team's
   // instances that has one; results are not awaited (failures are counted
   // in the app's metrics and logged).
-  void on_event(long long team_id, const std::string& event_json) const;
+  void on_event(long long team_id, const std::string& event_json, int capture_hops = 0) const;
 
  private:
   const AppRegistry& registry_;

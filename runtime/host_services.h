@@ -110,12 +110,34 @@ class GeoIp {
   virtual GeoIpResult locate(const std::string& ip) const = 0;
 };
 
+// posthog.capture: one event for the instance's team, produced into the input
+// topic so it is ingested like any other. `done` gets nullopt once the broker
+// has acknowledged it, else why it was not sent.
+struct CapturedEvent {
+  long long team_id = 0;
+  std::string key;      // the message key: the event's distinct_id
+  std::string message;  // the message's JSON
+  // How many captures led to it, itself included: 1 when captured outside
+  // the processing of a captured event.
+  int hops = 1;
+};
+
+class EventCapture {
+ public:
+  virtual ~EventCapture() = default;
+  virtual void capture(CapturedEvent event, std::function<void(std::optional<std::string> error)> done) = 0;
+};
+
 struct HostServices {
   HttpFetcher* http = nullptr;
   Storage* storage = nullptr;
   JobSink* jobs = nullptr;  // null: meta.jobs rejects every run*()
   Cache* cache = nullptr;   // null: meta.cache and meta.utils.cursor reject every call
   const GeoIp* geoip = nullptr;  // null: meta.geoip.locate rejects (no geoip.mmdb_path)
+  EventCapture* capture = nullptr;  // null: posthog.capture rejects
+  // posthog.api: fetch whose address policy also lets it reach posthog.api_url
+  // (often a private address); apps' own fetch never gets that exception.
+  HttpFetcher* api_http = nullptr;
 };
 
 }  // namespace ps::runtime

@@ -124,9 +124,15 @@ void Sandbox::Impl::install_prelude() {
   add_host_function<&Impl::host_enqueue_job>(host, "enqueueJob");
   add_host_function<&Impl::host_cache_command>(host, "cacheCommand");
   add_host_function<&Impl::host_geoip_locate>(host, "geoipLocate");
+  add_host_function<&Impl::host_capture_event>(host, "captureEvent");
+  add_host_function<&Impl::host_posthog_api>(host, "posthogApi");
   add_host_function<&Impl::host_load_module>(host, "loadModule");
   add_host_function<&Impl::host_resolve_module>(host, "resolveModule");
   add_host_function<&Impl::host_sleep>(host, "sleep");
+  if (!js::define(ctx(), host, "appName", js::message(isolate, opt.bundle->manifest.name)) ||
+      !js::define(ctx(), host, "version", js::message(isolate, PLUGIN_SERVER_VERSION))) {
+    throw std::logic_error("cannot install the app's identity");
+  }
   api_limits.max_output_bytes = opt.limits.heap_bytes;
   for (auto functions : {api::encoding_functions(), api::crypto_functions(), api::zlib_functions(), api::clone_functions()}) {
     if (!api::install(ctx(), host, functions, api_limits)) throw std::logic_error("cannot install the host functions");
@@ -316,11 +322,15 @@ std::string Sandbox::Impl::with_allocator_note(std::string text) {
   return text;
 }
 
-void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done) {
+void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done,
+                           int capture_hops) {
   v8::TryCatch tc(isolate);
   Local<v8::Value> result;
   bool fired = false;
   {
+    // V8 hands this value on to every promise reaction the call creates, so
+    // a capture after any number of awaits still knows the event's hops.
+    CaptureHopsScope hops(ctx(), capture_hops);
     Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
     if (fn->Call(ctx(), v8::Undefined(isolate), static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
       isolate->PerformMicrotaskCheckpoint();
@@ -482,7 +492,8 @@ std::size_t Sandbox::heap_used_bytes() const {
   return stats.used_heap_size();
 }
 
-void Sandbox::call(const std::string& method, const std::vector<std::string>& args_json, CallDone done) {
+void Sandbox::call(const std::string& method, const std::vector<std::string>& args_json, CallDone done,
+                   int capture_hops) {
   auto& impl = *impl_;
   if (impl.broken) {
     done({Failure::Unavailable, std::nullopt, "the app's isolate is being replaced"});
@@ -508,7 +519,7 @@ void Sandbox::call(const std::string& method, const std::vector<std::string>& ar
     argv.push_back(value);
   }
   argv.push_back(impl.meta.Get(impl.isolate));
-  impl.invoke(fn->second.Get(impl.isolate), argv, std::move(done));
+  impl.invoke(fn->second.Get(impl.isolate), argv, std::move(done), capture_hops);
 }
 
 void Sandbox::run_job(const std::string& name, const std::optional<std::string>& payload_json, CallDone done) {
@@ -537,7 +548,7 @@ void Sandbox::run_job(const std::string& name, const std::optional<std::string>&
   impl.invoke(impl.run_job_fn.Get(impl.isolate), argv, std::move(done));
 }
 
-void Sandbox::process_event(const std::string& event_json, CallDone done) {
+void Sandbox::process_event(const std::string& event_json, CallDone done, int capture_hops) {
   auto& impl = *impl_;
   if (impl.broken) {
     done({Failure::Unavailable, std::nullopt, "the app's isolate is being replaced"});
@@ -564,7 +575,8 @@ void Sandbox::process_event(const std::string& event_json, CallDone done) {
   impl.invoke(impl.process_event_wrapper.Get(impl.isolate), argv,
               [&impl, team_before = std::move(team_before), done = std::move(done)](CallOutcome outcome) {
                 done(impl.checked_event(std::move(outcome), team_before));
-              });
+              },
+              capture_hops);
 }
 
 }  // namespace ps::runtime

@@ -26,10 +26,22 @@ class AppError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// posthog.api: where its requests go and the keys they carry. The keys stay
+// on the host: no app code ever sees them.
+struct PosthogApiAccess {
+  std::string url;  // posthog.api_url; empty: posthog.api rejects unless the app names a host
+  std::string personal_api_key;
+  std::string project_api_key;
+  // The personal key is the daemon's, shared by every team: with it, an app
+  // reaches its own project's paths only.
+  bool shared_key = true;
+};
+
 struct SandboxOptions {
   std::shared_ptr<const Bundle> bundle;
   std::string label;  // "name (instance id)": in logs and $plugins_succeeded/failed
   InstanceId instance_id = 0;
+  long long team_id = 0;  // posthog.capture's and posthog.api's team
   std::size_t max_event_depth = 512;  // deeper processEvent results are refused
   std::string config_json = "{}";
   std::string attachments_json = "{}";
@@ -44,6 +56,10 @@ struct SandboxOptions {
   std::size_t max_storage_value_bytes = 1u << 20;  // storage.set of a larger value is refused
   std::size_t max_cache_value_bytes = 1u << 20;    // meta.cache values (all of one call's) beyond it are refused
   double max_enqueues_per_second = 1000;             // jobs run*() over the rate is refused
+  double max_captures_per_second = 1000;             // posthog.capture over the rate is refused
+  int max_capture_hops = 10;                         // posthog.capture beyond this many in a row is dropped
+  std::size_t max_capture_bytes = 1u << 20;          // a captured event's JSON beyond it is refused
+  PosthogApiAccess posthog_api;
   std::function<void(const std::string& level, const std::string& text)> log;
   // Hears each call refused for a quota ("storage_value_bytes", "enqueue_rate").
   std::function<void(const char* quota)> refused;
@@ -83,10 +99,14 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   const Exports& exports() const;
 
   // Calls exported hook `method` with JSON arguments followed by meta.
-  void call(const std::string& method, const std::vector<std::string>& args_json, CallDone done);
+  // `capture_hops`: how many captures led to the event the call is about
+  // (0 for an event nobody captured); posthog.capture in the call, and in
+  // everything it awaits, counts one more.
+  void call(const std::string& method, const std::vector<std::string>& args_json, CallDone done,
+            int capture_hops = 0);
   // processEvent with the event rules; the outcome's value is the new event
   // JSON, or nullopt when the app dropped it.
-  void process_event(const std::string& event_json, CallDone done);
+  void process_event(const std::string& event_json, CallDone done, int capture_hops = 0);
   // Runs exported job `name` as fn(payload, meta), or fn(meta) without a payload.
   void run_job(const std::string& name, const std::optional<std::string>& payload_json, CallDone done);
 

@@ -19,14 +19,41 @@ namespace {
 // inside Postgres' timestamptz and the queue's millisecond times.
 constexpr double kLatestRunAtMs = 253402300799000.0;
 
-// Argument `i` as text, or nullopt with a TypeError thrown naming `what`.
-std::optional<std::string> string_arg(const v8::FunctionCallbackInfo<v8::Value>& info, int i, const char* what) {
+}  // namespace
+
+std::optional<std::string> Sandbox::Impl::string_arg(const v8::FunctionCallbackInfo<v8::Value>& info, int i,
+                                                     const char* what) {
   auto text = js::utf8(info.GetIsolate(), info[i]);
   if (!text) js::throw_type_error(info.GetIsolate(), std::string(what) + " must be a string");
   return text;
 }
 
-}  // namespace
+bool Sandbox::Impl::header_pairs(const v8::FunctionCallbackInfo<v8::Value>& info, int i, HeaderList& headers,
+                                 const char* who) {
+  if (!info[i]->IsArray()) return true;
+  auto* isolate = info.GetIsolate();
+  auto ctx = isolate->GetCurrentContext();
+  auto list = info[i].As<v8::Array>();
+  for (uint32_t k = 0; k < list->Length(); ++k) {
+    Local<v8::Value> pair, name, value;
+    if (!list->Get(ctx, k).ToLocal(&pair)) return false;
+    if (!pair->IsArray()) {
+      js::throw_type_error(isolate, std::string(who) + ": each header must be a [name, value] pair");
+      return false;
+    }
+    if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&name) || !pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&value)) {
+      return false;
+    }
+    auto name_text = js::utf8(isolate, name);
+    auto value_text = js::utf8(isolate, value);
+    if (!name_text || !value_text) {
+      js::throw_type_error(isolate, std::string(who) + ": header names and values must be strings");
+      return false;
+    }
+    headers.emplace_back(std::move(*name_text), std::move(*value_text));
+  }
+  return true;
+}
 
 Sandbox::Impl& Sandbox::Impl::from(const v8::FunctionCallbackInfo<v8::Value>& info) {
   return *static_cast<Impl*>(info.Data().As<v8::External>()->Value());
@@ -116,21 +143,7 @@ void Sandbox::Impl::host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) 
   if (!method) return;
   request.url = std::move(*url);
   request.method = std::move(*method);
-  if (info[2]->IsArray()) {
-    auto headers = info[2].As<v8::Array>();
-    for (uint32_t i = 0; i < headers->Length(); ++i) {
-      Local<v8::Value> pair, name, value;
-      if (!headers->Get(ctx, i).ToLocal(&pair)) return;
-      if (!pair->IsArray()) return js::throw_type_error(isolate, "fetch: each header must be a [name, value] pair");
-      if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&name) || !pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&value)) {
-        return;
-      }
-      auto name_text = js::utf8(isolate, name);
-      auto value_text = js::utf8(isolate, value);
-      if (!name_text || !value_text) return js::throw_type_error(isolate, "fetch: header names and values must be strings");
-      request.headers.emplace_back(std::move(*name_text), std::move(*value_text));
-    }
-  }
+  if (!header_pairs(info, 2, request.headers, "fetch")) return;
   if (info[3]->IsString()) request.body = *js::utf8(isolate, info[3]);
   double timeout = info[4]->IsNumber() ? info[4].As<v8::Number>()->Value() : 0;
   if (timeout > 0 && std::isfinite(timeout)) {

@@ -20,6 +20,27 @@ namespace ps::runtime {
 
 using v8::Local;
 
+// Marks the entries into JS made for one event with its capture hops, for
+// as long as the entry (and, through V8, its promise reactions) runs.
+class CaptureHopsScope {
+ public:
+  CaptureHopsScope(Local<v8::Context> context, int hops) : context_(context) {
+    if (hops > 0) context_->SetContinuationPreservedEmbedderData(v8::Integer::New(context_->GetIsolate(), hops));
+  }
+  ~CaptureHopsScope() { context_->SetContinuationPreservedEmbedderData(v8::Undefined(context_->GetIsolate())); }
+  CaptureHopsScope(const CaptureHopsScope&) = delete;
+  CaptureHopsScope& operator=(const CaptureHopsScope&) = delete;
+
+  // The hops of the event the running code works for (0: none).
+  static int current(Local<v8::Context> context) {
+    auto value = context->GetContinuationPreservedEmbedderData();
+    return value->IsInt32() ? value.As<v8::Int32>()->Value() : 0;
+  }
+
+ private:
+  Local<v8::Context> context_;
+};
+
 struct Sandbox::Impl {
   SandboxOptions opt;
   std::weak_ptr<Sandbox> self;
@@ -50,10 +71,11 @@ struct Sandbox::Impl {
   bool heap_exceeded = false;
   bool broken = false;
   base::TokenBucket enqueue_rate;
+  base::TokenBucket capture_rate;
   std::size_t timers = 0;  // sleeps pending
   api::ApiLimits api_limits;  // for the functions of runtime/api; lives as long as the context
 
-  explicit Impl(SandboxOptions options) : opt(std::move(options)), enqueue_rate(opt.max_enqueues_per_second) {}
+  explicit Impl(SandboxOptions options) : opt(std::move(options)), enqueue_rate(opt.max_enqueues_per_second), capture_rate(opt.max_captures_per_second) {}
 
   // Rejects `resolver` with a RangeError for a quota, and reports it.
   void refuse_for_quota(Local<v8::Promise::Resolver> resolver, const char* quota, const std::string& message);
@@ -100,7 +122,7 @@ struct Sandbox::Impl {
   std::string with_allocator_note(std::string text);
 
   // Runs `fn` under the CPU limit and settles or parks its result.
-  void invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done);
+  void invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>& argv, CallDone done, int capture_hops = 0);
 
   CallOutcome settled_value(Local<v8::Value> value);
 
@@ -129,6 +151,14 @@ struct Sandbox::Impl {
   // --- host operations ------------------------------------------------------
 
   static Impl& from(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  // Argument `i` as text, or nullopt with a TypeError thrown naming `what`.
+  static std::optional<std::string> string_arg(const v8::FunctionCallbackInfo<v8::Value>& info, int i,
+                                               const char* what);
+  // Argument `i`, an array of [name, value] string pairs (or anything else:
+  // none), appended to `headers`; false with an exception thrown when not.
+  static bool header_pairs(const v8::FunctionCallbackInfo<v8::Value>& info, int i, HeaderList& headers,
+                           const char* who);
 
   std::uint64_t add_op(Local<v8::Promise::Resolver> resolver);
 
@@ -182,6 +212,14 @@ struct Sandbox::Impl {
 
   // geoipLocate(ip): resolves to the record's JSON text, or null.
   static void host_geoip_locate(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+  // captureEvent(dataJSON, distinctId, timestamp, uuid): produces the event
+  // for the instance's team; resolves once the broker has it.
+  static void host_capture_event(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void settle_capture(Impl& impl, Local<v8::Promise::Resolver> resolver, std::optional<std::string>& error);
+  // posthogApi(method, path, query, body, host, personalApiKey, projectApiKey,
+  // headers): a request to the analytics API, answered as fetch answers.
+  static void host_posthog_api(const v8::FunctionCallbackInfo<v8::Value>& info);
 
   static void host_storage_get(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void host_storage_set(const v8::FunctionCallbackInfo<v8::Value>& info);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "db/pool.h"
+#include "ingestion/capture_producer.h"
 #include "ingestion/event_pipeline.h"
 #include "ingestion/mock_broker.h"
 #include "ingestion/sample_events.h"
@@ -30,9 +31,11 @@ struct Daemon::Parts {
   std::unique_ptr<db::Pool> pool;
   std::unique_ptr<PostgresMonitor> postgres_monitor;
   std::unique_ptr<scheduler::JobEnqueuer> enqueuer;
+  std::unique_ptr<ingestion::MockBroker> embedded_broker;
+  std::string brokers;  // bootstrap servers; empty when the broker clients cannot start
+  std::unique_ptr<ingestion::CaptureProducer> capture;
   std::unique_ptr<runtime::AppRuntime> runtime;
   std::unique_ptr<scheduler::JobQueue> jobs;
-  std::unique_ptr<ingestion::MockBroker> embedded_broker;
   std::unique_ptr<ingestion::EventPipeline> pipeline;
   std::unique_ptr<ingestion::SampleEvents> samples;
   std::atomic<bool> apps_loaded{false};
@@ -127,8 +130,10 @@ void Daemon::start() {
   enqueuer.max_attempts = config_.jobs.max_attempts;
   enqueuer.max_queued_per_instance = config_.jobs.max_queued_per_app;
   p.enqueuer = std::make_unique<scheduler::JobEnqueuer>(enqueuer, p.metrics);
+  // Apps may capture from setupPlugin on: the broker's producer comes first.
+  start_broker_clients();
   p.runtime = std::make_unique<runtime::AppRuntime>(runtime::runtime_options(config_), p.pool.get(), p.metrics,
-                                                    p.enqueuer.get());
+                                                    p.enqueuer.get(), p.capture.get());
   // Redis matters once an app uses meta.cache; a daemon whose apps do not
   // is ready without it. (HTTP, which asks the probe, closes before the runtime goes.)
   if (const auto* redis = p.runtime->redis()) {
@@ -162,11 +167,11 @@ void Daemon::start() {
   spdlog::info("plugin-server started");
 }
 
-void Daemon::start_ingestion() {
+void Daemon::start_broker_clients() {
   auto& p = *parts_;
   const auto& k = config_.kafka;
-  std::string brokers = k.brokers;
   try {
+    std::string brokers = k.brokers;
     if (brokers == "embedded") {
       p.embedded_broker = std::make_unique<ingestion::MockBroker>(
           1, std::vector<ingestion::TopicSpec>{{k.input_topic, k.embedded_partitions},
@@ -176,8 +181,26 @@ void Daemon::start_ingestion() {
       spdlog::warn("kafka: using the embedded development broker at {}: it keeps nothing and is not for production",
                    brokers);
     }
+    ingestion::CaptureOptions capture;
+    capture.brokers = brokers;
+    capture.topic = k.input_topic;
+    capture.max_message_bytes = static_cast<std::size_t>(k.max_message_bytes);
+    capture.delivery_timeout = std::chrono::milliseconds(config_.runtime.task_timeout_ms);
+    p.capture = std::make_unique<ingestion::CaptureProducer>(capture, p.metrics);
+    p.brokers = brokers;
+  } catch (const std::exception& e) {
+    spdlog::error("kafka: cannot start: {}", e.what());
+    p.readiness.set("ingestion", false, e.what());
+  }
+}
+
+void Daemon::start_ingestion() {
+  auto& p = *parts_;
+  const auto& k = config_.kafka;
+  if (p.brokers.empty()) return;  // start_broker_clients said why
+  try {
     ingestion::PipelineOptions o;
-    o.brokers = brokers;
+    o.brokers = p.brokers;
     o.group_id = k.group_id;
     o.input_topic = k.input_topic;
     o.output_topic = k.output_topic;
@@ -191,7 +214,7 @@ void Daemon::start_ingestion() {
     p.readiness.remove("ingestion");
     p.readiness.set_probe("ingestion", [pipeline](std::string* detail) { return pipeline->connected(detail); });
     if (k.sample_events_per_second > 0) {
-      p.samples = std::make_unique<ingestion::SampleEvents>(brokers, k.input_topic, k.sample_events_per_second);
+      p.samples = std::make_unique<ingestion::SampleEvents>(p.brokers, k.input_topic, k.sample_events_per_second);
     }
   } catch (const std::exception& e) {
     spdlog::error("ingestion: cannot start: {}", e.what());
@@ -220,8 +243,11 @@ void Daemon::stop() {
   // HTTP handlers use the runtime: close HTTP before the runtime goes.
   p.http.reset();
   p.pipeline.reset();
-  p.embedded_broker.reset();
   p.jobs.reset();
+  // Captures still unacknowledged get their answer (into the JS threads,
+  // still there) before the broker goes.
+  p.capture.reset();
+  p.embedded_broker.reset();
   // The enqueuer's last commits answer into the runtime's JS threads: it
   // goes first, while they are there.
   p.enqueuer.reset();

@@ -26,6 +26,8 @@ class Daemon {
  private:
   struct Parts;
   HttpRoutes routes();
+  // The embedded broker (if configured) and posthog.capture's producer.
+  void start_broker_clients();
   void start_ingestion();
   config::Config config_;
   std::unique_ptr<Parts> parts_;

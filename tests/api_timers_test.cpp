@@ -67,11 +67,12 @@ TEST_CASE("api timers: AbortController aborts, and fetch rejects on an aborted s
   CHECK(in_sandbox(body) == in_node(body));
 }
 
-TEST_CASE("api globals: services the daemon does not provide (yet, or here) fail naming them", "[runtime][api]") {
+TEST_CASE("api globals: services this sandbox has no backing for fail naming them", "[runtime][api]") {
   SandboxHarness h(std::map<std::string, std::string>{{"index.js", R"(
     exports.processEvent = async (e, meta) => {
       const errors = []
-      for (const use of [() => meta.cache.get('k'), () => meta.geoip.locate('1.1.1.1'), () => posthog.capture('x')]) {
+      for (const use of [() => meta.cache.get('k'), () => meta.geoip.locate('1.1.1.1'), () => posthog.capture('x'),
+                         () => posthog.api.get('/api/projects/@current/')]) {
         try { await use() } catch (err) { errors.push(err.message) }
       }
       console.log(posthog)
@@ -85,5 +86,6 @@ TEST_CASE("api globals: services the daemon does not provide (yet, or here) fail
   // This sandbox has no Redis and no GeoIP database behind it.
   CHECK(errors == nlohmann::json::array({"meta.cache is not available here: the daemon has no Redis",
                                          "meta.geoip is not available here: the daemon has no GeoIP database (geoip.mmdb_path)",
-                                         "posthog.capture is not available: this daemon does not provide posthog yet"}));
+                                         "posthog.capture: the daemon has no broker to send events to",
+                                         "posthog.api is not available here"}));
 }

@@ -302,3 +302,44 @@ teams = [3, 2, -4]
   CHECK(any_contains(problems, "database.url: not a valid Postgres URL: ", "IPv6"));
   CHECK(problems.size() == 3);
 }
+
+TEST_CASE("config: [posthog] and an app's own posthog keys are checked, SITE_URL sets the API, keys never print",
+          "[config]") {
+  TempDir dir;
+  dir.write("apps/a/plugin.json", R"({"name":"a"})");
+  auto file = dir.write("ps.toml", R"(
+[posthog]
+api_key = "phx_shared_secret"
+max_capture_hops = 4
+[[apps]]
+path = "apps/a"
+teams = [1]
+posthog_personal_api_key = "phx_team_secret"
+posthog_project_api_key = "phc_team_token"
+)");
+  auto c = load(file, {{"SITE_URL", "https://analytics.example.com"}});
+  CHECK(c.posthog.api_url == "https://analytics.example.com");
+  CHECK(c.posthog.max_capture_hops == 4);
+  CHECK(c.posthog.max_captures_per_second == 1000);
+  REQUIRE(c.apps.size() == 1);
+  CHECK(c.apps[0].posthog_personal_api_key == "phx_team_secret");
+  CHECK(c.apps[0].posthog_project_api_key == "phc_team_token");
+  auto text = ps::config::render_toml(c, nullptr);
+  for (const char* secret : {"phx_shared_secret", "phx_team_secret", "phc_team_token"}) {
+    CHECK(text.find(secret) == std::string::npos);
+  }
+  CHECK(text.find("posthog_personal_api_key = '***'") != std::string::npos);
+  CHECK(text.find("max_capture_hops = 4") != std::string::npos);
+
+  CHECK(any_contains(problems_of(std::nullopt, {{"PLUGIN_SERVER_POSTHOG_API_URL", "ftp://x"}}), "posthog.api_url",
+                     "expected an http:// or https:// URL"));
+  CHECK(any_contains(problems_of(std::nullopt, {{"PLUGIN_SERVER_POSTHOG_MAX_CAPTURE_HOPS", "0"}}),
+                     "posthog.max_capture_hops"));
+  auto bad = dir.write("bad.toml", R"(
+[[apps]]
+path = "apps/a"
+teams = [1]
+posthog_personal_api_key = 7
+)");
+  CHECK(any_contains(problems_of(bad, {}), "apps[0].posthog_personal_api_key", "expected a non-empty string"));
+}

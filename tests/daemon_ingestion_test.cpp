@@ -185,3 +185,34 @@ TEST_CASE("daemon: two daemons in one group split the partitions and together lo
   CHECK(a->wait(30s) == 0);
   CHECK(b->wait(30s) == 0);
 }
+
+TEST_CASE("daemon: an app's posthog.capture is ingested like any other event, through the apps",
+          "[daemon][ingestion][kafka][posthog]") {
+  IngestingDaemons fixture(2, R"(
+    export function processEvent(e) { e.properties.stamped = true; return e }
+    export async function onEvent(e) {
+      if (e.event === 'signed up') await posthog.capture('welcome sent', { distinct_id: e.distinct_id })
+    })");
+  int port = 0;
+  auto daemon = fixture.start(&port);
+  auto& broker = fixture.broker;
+  ps::test::produce(broker.bootstrap(), "events_plugin_ingestion",
+                    {{"", R"({"event":"signed up","team_id":1,"distinct_id":"u1","properties":{}})"}});
+  auto out = ps::test::consume(broker.bootstrap(), "events_processed", 2, 30s);
+  REQUIRE(out.size() == 2);
+  std::map<std::string, nlohmann::json> by_event;
+  for (const auto& m : out) {
+    auto event = nlohmann::json::parse(m.value);
+    CHECK(m.key == "1:u1");
+    by_event[event["event"]] = event;
+  }
+  CHECK(by_event["signed up"]["properties"]["stamped"] == true);
+  auto welcome = by_event["welcome sent"];
+  CHECK(welcome["team_id"] == 1);
+  CHECK(welcome["properties"]["stamped"] == true);
+  CHECK(welcome["properties"]["$lib"] == "posthog-plugin-server");
+  auto metrics = http_get("127.0.0.1", port, "/metrics").body;
+  CHECK(metrics.find("plugin_server_capture_produced_total 1") != std::string::npos);
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(30s) == 0);
+}

@@ -35,7 +35,8 @@ runtime::RuntimeOptions RuntimeHarness::fast_options() {
   return o;
 }
 
-RuntimeHarness::RuntimeHarness(runtime::RuntimeOptions options) : options_(options) {
+RuntimeHarness::RuntimeHarness(runtime::RuntimeOptions options, runtime::EventCapture* capture)
+    : options_(options), capture_(capture) {
   v8_engine();
   pool_ = std::make_unique<db::Pool>(db_.url(), 4, std::chrono::seconds(5));
   {
@@ -67,7 +68,7 @@ void RuntimeHarness::make_runtime() {
   if (jobs_) {
     enqueuer_ = std::make_unique<scheduler::JobEnqueuer>(enqueuer_options_, metrics_);
   }
-  runtime_ = std::make_unique<runtime::AppRuntime>(options_, pool_.get(), metrics_, enqueuer_.get());
+  runtime_ = std::make_unique<runtime::AppRuntime>(options_, pool_.get(), metrics_, enqueuer_.get(), capture_);
 }
 
 void RuntimeHarness::stop_runtime() {

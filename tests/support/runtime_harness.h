@@ -19,7 +19,8 @@ namespace ps::test {
 
 class RuntimeHarness {
  public:
-  explicit RuntimeHarness(runtime::RuntimeOptions options = fast_options());
+  // `capture` (posthog.capture's producer) must outlive the harness.
+  explicit RuntimeHarness(runtime::RuntimeOptions options = fast_options(), runtime::EventCapture* capture = nullptr);
   // With the job queue: jobs enqueued by apps are stored and run.
   // `enqueuer`'s database URL is filled in.
   static std::unique_ptr<RuntimeHarness> with_jobs(runtime::RuntimeOptions options = fast_options(),
@@ -73,6 +74,7 @@ class RuntimeHarness {
   std::unique_ptr<scheduler::JobEnqueuer> enqueuer_;
   std::unique_ptr<runtime::AppRuntime> runtime_;
   std::unique_ptr<scheduler::JobQueue> queue_;
+  runtime::EventCapture* capture_ = nullptr;
   void make_runtime();
   void stop_runtime();
 };

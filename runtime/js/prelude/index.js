@@ -19,7 +19,7 @@ import { makeZlib } from './zlib.js'
 import { Buffer } from './buffer.js'
 import { makeTimers } from './timers.js'
 import { makeAbort } from './abort.js'
-import { missing } from './missing.js'
+import { makePosthog } from './posthog.js'
 
 export default function prelude(host) {
   // Shared memory would let an app block a shared JS thread (Atomics.wait)
@@ -54,7 +54,7 @@ export default function prelude(host) {
     AbortController,
     AbortSignal,
     ...timers,
-    posthog: missing('posthog'),
+    posthog: makePosthog(host, crypto.webcrypto.getRandomValues),
     global: globalThis,
   }
   for (const [name, value] of Object.entries(globals)) setGlobal(name, value)
