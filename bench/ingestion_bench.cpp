@@ -10,8 +10,6 @@
 //     "<events> <seconds> <cpu seconds>", timed from the first message
 //     consumed to the last output acknowledged.
 
-#include <sys/resource.h>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/cpu_time.h"
 #include "ingestion/event_pipeline.h"
 #include "ingestion/kafka_config.h"
 #include "metrics/registry.h"
@@ -28,15 +27,9 @@
 #include "runtime/engine.h"
 
 using Clock = std::chrono::steady_clock;
+using ps::bench::cpu_seconds;
 
 namespace {
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
 
 int fill(const std::string& bootstrap, const std::string& topic, const std::string& event_file, int count) {
   std::ifstream in(event_file);

@@ -94,6 +94,12 @@ const std::vector<Migration>& migrations() {
         -- How many jobs an instance has waiting (the queued-jobs quota).
         CREATE INDEX jobs_available_by_instance ON jobs (instance_id, run_at, id) WHERE state = 'available';
       )SQL"},
+      {4, "export batches in the job queue", R"SQL(
+        -- A batch of events for an app's exportEvents, stored before the
+        -- offsets of its events are committed, and run like any job.
+        ALTER TABLE jobs DROP CONSTRAINT jobs_kind_check;
+        ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check CHECK (kind IN ('job', 'task', 'export'));
+      )SQL"},
   };
   return all;
 }

@@ -21,6 +21,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// An input message's offset settles once every part of its work is done:
+// its output acknowledged and its export batches stored (a processed event),
+// or its dead letter acknowledged.
+struct Settlement {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int generation = 0;
+  Clock::time_point consumed_at;
+  std::atomic<int> parts{1};
+};
+
 // Travels with a produced message until its delivery report, so a failed
 // delivery can be sent again and a delivered one settles its input offset.
 struct Ticket {
@@ -36,6 +47,9 @@ struct Ticket {
   // An output's input message, dead-lettered if the output is refused.
   std::shared_ptr<const std::string> source;
   std::string source_key;
+  // Released when the message is acknowledged (or given up on); shared with
+  // the dead letter that replaces a refused output.
+  std::shared_ptr<Settlement> settlement;
 };
 
 // Errors that sending again cannot cure: the message itself is refused.
@@ -243,7 +257,8 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
   // was (cut to kafka.max_message_bytes, which the header then says), its
   // key, and where it came from.
   std::unique_ptr<Ticket> dead_letter(int32_t partition, int64_t offset, int generation, Clock::time_point consumed_at,
-                                      std::string value, std::string key, const std::string& reason) {
+                                      std::string value, std::string key, const std::string& reason,
+                                      std::shared_ptr<Settlement> settlement = nullptr) {
     std::vector<std::pair<std::string, std::string>> headers = {
         {"dlq-reason", reason},
         {"dlq-source-topic", opt.input_topic},
@@ -254,7 +269,9 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
       value.resize(opt.max_message_bytes);
     }
     return std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at, &opt.dlq_topic, std::move(key),
-                                           std::move(value), std::move(headers), true, nullptr, {}});
+                                           std::move(value), std::move(headers), true, nullptr, {},
+                                           settlement ? std::move(settlement)
+                                                      : settlement_for(partition, offset, generation, consumed_at)});
   }
 
   // Bounded work: at kafka.max_in_flight unsettled messages the consumer
@@ -266,6 +283,9 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
       return;
     }
     if (in_flight.count() < opt.max_in_flight) return;
+    // Events waiting in export buffers hold their offsets: store them now
+    // rather than wait for a buffer's time.
+    chain.flush_exports();
     if (in_flight.wait_until_at_most(opt.max_in_flight - 1, kWaitForRoom)) return;
     pauses.inc();
     spdlog::warn("ingestion: {} messages unsettled; fetching paused until half of them settle", opt.max_in_flight);
@@ -364,8 +384,16 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                               " bytes, over kafka.max_message_bytes (" + std::to_string(opt.max_message_bytes) + ")"));
     } else {
       chain.on_event(e.event.team_id, *r.event, e.event.capture_hops);
-      produce(std::make_unique<Ticket>(Ticket{e.partition, e.offset, e.generation, e.consumed_at, &opt.output_topic,
-                                              e.key, std::move(*r.event), {}, false, e.source, e.source_key}));
+      // Two parts: the output's acknowledgement and the exports' storing.
+      auto settlement = settlement_for(e.partition, e.offset, e.generation, e.consumed_at);
+      settlement->parts = 2;
+      chain.export_event(e.event.team_id, *r.event, [weak = weak_from_this(), settlement] {
+        if (auto self = weak.lock()) self->release(settlement);
+      });
+      auto ticket = std::make_unique<Ticket>(Ticket{e.partition, e.offset, e.generation, e.consumed_at,
+                                                    &opt.output_topic, e.key, std::move(*r.event), {}, false, e.source,
+                                                    e.source_key, settlement});
+      produce(std::move(ticket));
     }
     if (auto next = in_flight.key_done(e.partition, e.generation, e.key)) run(std::move(*next));
   }
@@ -445,13 +473,13 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                    ticket->partition, ticket->offset, why);
       produce(dead_letter(ticket->partition, ticket->offset, ticket->generation, ticket->consumed_at,
                           ticket->source ? *ticket->source : std::string(), ticket->source_key,
-                          "the processed event was refused: " + why));
+                          "the processed event was refused: " + why, std::move(ticket->settlement)));
       return;
     }
     lost_dead_letters.inc();
     spdlog::error("ingestion: the dead letter for {}[{}]@{} was refused ({}); the message is skipped",
                   opt.input_topic, ticket->partition, ticket->offset, why);
-    settle(ticket->partition, ticket->offset, ticket->generation, ticket->consumed_at);
+    release(ticket->settlement);
   }
 
   void dr_cb(RdKafka::Message& msg) override {
@@ -467,7 +495,22 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
       return;
     }
     (ticket->dead_letter ? dead_lettered : produced).inc();
-    settle(ticket->partition, ticket->offset, ticket->generation, ticket->consumed_at);
+    release(ticket->settlement);
+  }
+
+  std::shared_ptr<Settlement> settlement_for(int32_t partition, int64_t offset, int generation,
+                                             Clock::time_point consumed_at) {
+    auto s = std::make_shared<Settlement>();
+    s->partition = partition;
+    s->offset = offset;
+    s->generation = generation;
+    s->consumed_at = consumed_at;
+    return s;
+  }
+
+  // One part of a message's work is done; the last one settles it.
+  void release(const std::shared_ptr<Settlement>& s) {
+    if (--s->parts == 0) settle(s->partition, s->offset, s->generation, s->consumed_at);
   }
 
   void settle(int32_t partition, int64_t offset, int generation, Clock::time_point consumed_at) {
@@ -535,6 +578,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     stopped = true;
     stopping = true;
     if (consumer_thread.joinable()) consumer_thread.join();
+    chain.flush_exports();
     if (!in_flight.wait_until_at_most(0, grace)) {
       spdlog::warn("ingestion: {} message(s) still in flight after the grace period; they will be read again",
                    in_flight.count());

@@ -40,10 +40,15 @@ std::optional<nlohmann::json> read_attachment(const Bundle& bundle, const std::s
 ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& values) {
   ResolvedConfig out;
   const auto& fields = bundle.manifest.config;
-  for (const auto& [key, _] : values.items()) {
-    if (!bundle.manifest.field(key)) {
-      out.problems.push_back("config." + key + ": not declared in plugin.json");
+  for (const auto& [key, value] : values.items()) {
+    if (bundle.manifest.field(key)) continue;
+    // The daemon's own settings of exportEvents may be given to any app,
+    // declared or not (published exporters declare them; not all do).
+    if (key == "exportEventsBufferBytes" || key == "exportEventsBufferSeconds" || key == "exportEventsToIgnore") {
+      out.config[key] = value;
+      continue;
     }
+    out.problems.push_back("config." + key + ": not declared in plugin.json");
   }
   // What another field holds, as the settings form would show it: the
   // value given, else its default.

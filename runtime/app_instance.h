@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/console_budget.h"
+#include "runtime/export_buffer.h"
 #include "runtime/limits.h"
 #include "runtime/sandbox.h"
 
@@ -83,6 +84,13 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   void process_event(std::string event_json, CallDone done, int capture_hops = 0);
   // Runs exported job `name` with its payload (nullopt: the job took none).
   void run_job(std::string name, std::optional<std::string> payload_json, CallDone done);
+  // exportEvents: adds a processed event of the team to the instance's
+  // export buffer. `durable` runs (on any thread) once the batch holding it
+  // is stored in the job queue, whose job then calls exportEvents; at once
+  // when the app exports no exportEvents or ignores the event's name.
+  void export_event(std::string event_json, std::function<void()> durable);
+  // Stores what the export buffer holds now (shutdown, back-pressure).
+  void flush_exports();
   // Runs teardownPlugin (if exported), then disposes of the isolate.
   void stop(std::function<void()> done);
 
@@ -111,6 +119,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   void when_ready(CallDone done, std::function<void(CallDone)> start);
   void replace_sandbox();
   void log(const std::string& level, const std::string& text);
+  void store_export_batch(std::shared_ptr<ExportBatch> batch, int attempt);
+  void take_export_batch();
 
   InstanceSettings settings_;
   InstanceEnvironment& env_;
@@ -130,6 +140,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   std::map<std::string, metrics::Counter*> console_counters_;
   ConsoleBudget console_budget_;
   metrics::Counter* console_dropped_ = nullptr;
+  std::unique_ptr<ExportBuffer> export_buffer_;  // made on the first exported event
+  std::uint64_t export_batches_ = 0;  // batches taken: a timer for an earlier one does nothing
 };
 
 }  // namespace ps::runtime

@@ -1,5 +1,6 @@
 #include "runtime/event_chain.h"
 
+#include <atomic>
 #include <limits>
 #include <memory>
 
@@ -69,6 +70,30 @@ void EventChain::on_event(long long team_id, const std::string& event_json, int 
   for (const auto& instance : registry_.for_team(team_id)) {
     if (instance->exports().has("onEvent")) instance->call("onEvent", {event_json}, [](CallOutcome) {}, capture_hops);
   }
+}
+
+void EventChain::export_event(long long team_id, const std::string& event_json, std::function<void()> durable) const {
+  std::vector<std::shared_ptr<AppInstance>> exporters;
+  for (auto& instance : registry_.for_team(team_id)) {
+    if (instance->exports().has("exportEvents")) exporters.push_back(std::move(instance));
+  }
+  if (exporters.empty()) return durable();
+  struct Waiting {
+    std::atomic<std::size_t> left;
+    std::function<void()> durable;
+  };
+  auto waiting = std::make_shared<Waiting>();
+  waiting->left = exporters.size();
+  waiting->durable = std::move(durable);
+  for (auto& instance : exporters) {
+    instance->export_event(event_json, [waiting] {
+      if (--waiting->left == 0) waiting->durable();
+    });
+  }
+}
+
+void EventChain::flush_exports() const {
+  for (const auto& instance : registry_.all()) instance->flush_exports();
 }
 
 std::future<ChainResult> EventChain::process(long long team_id, std::string event_json) const {

@@ -35,6 +35,12 @@ class EventChain {
   // instances that has one; results are not awaited (failures are counted
   // in the app's metrics and logged).
   void on_event(long long team_id, const std::string& event_json, int capture_hops = 0) const;
+  // Hands the final event to the export buffer of each of the team's
+  // instances that exports exportEvents; `durable` runs (on any thread) once
+  // every one of them has stored it, at once when none does.
+  void export_event(long long team_id, const std::string& event_json, std::function<void()> durable) const;
+  // Every instance stores what its export buffer holds now.
+  void flush_exports() const;
 
  private:
   const AppRegistry& registry_;

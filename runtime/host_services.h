@@ -66,10 +66,17 @@ class Storage {
 struct JobRequest {
   InstanceId instance = 0;
   std::string app;  // the app's name, for metrics
+  // "job" (meta.jobs), or "export": a batch of events for exportEvents
+  // (`name` is then "exportEvents" and the payload the events' JSON array).
+  std::string kind = "job";
   std::string name;
   std::optional<std::string> payload_json;  // nullopt: the job takes no payload
   std::chrono::sys_time<std::chrono::milliseconds> run_at;
 };
+
+// The start of the error for a payload Postgres cannot store as jsonb (such
+// as text holding \u0000): sending it again cannot help.
+inline constexpr const char* kUnstorablePayload = "the payload cannot be stored: ";
 
 // The job queue, as the runtime sees it: "enqueue this job, tell me when it is
 // durable". `done` gets nullopt once it is committed, else the error message.

@@ -19,8 +19,8 @@ extern const char* const kPreludeSource;
 
 namespace {
 
-constexpr const char* kHookNames[] = {"setupPlugin",    "teardownPlugin", "processEvent", "onEvent",
-                                      "runEveryMinute", "runEveryHour",   "runEveryDay"};
+constexpr const char* kHookNames[] = {"setupPlugin",  "teardownPlugin", "processEvent", "onEvent",
+                                      "exportEvents", "runEveryMinute", "runEveryHour", "runEveryDay"};
 constexpr const char* kScheduledTasks[] = {"runEveryMinute", "runEveryHour", "runEveryDay"};
 
 

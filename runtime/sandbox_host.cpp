@@ -135,7 +135,6 @@ void Sandbox::Impl::host_log(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void Sandbox::Impl::host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto& impl = from(info);
   auto* isolate = impl.isolate;
-  auto ctx = impl.ctx();
   FetchRequest request;
   auto url = string_arg(info, 0, "fetch: the URL");
   if (!url) return;

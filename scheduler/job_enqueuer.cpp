@@ -31,7 +31,7 @@ JobEnqueuer::~JobEnqueuer() {
 void JobEnqueuer::enqueue(runtime::JobRequest job, std::function<void(std::optional<std::string>)> done) {
   // Checked alone, before it can share a statement with other apps' jobs.
   if (job.payload_json) {
-    if (auto why = jsonb_refuses(*job.payload_json)) return done("the payload cannot be stored: " + *why);
+    if (auto why = jsonb_refuses(*job.payload_json)) return done(runtime::kUnstorablePayload + *why);
   }
   if (job.name.find('\0') != std::string::npos) return done(std::string("the job name holds a NUL character"));
   {
@@ -113,6 +113,7 @@ void JobEnqueuer::commit(std::vector<Pending>& batch) {
     double at = std::chrono::duration<double, std::milli>(p.job.run_at.time_since_epoch()).count();
     earliest = rows.empty() ? at : std::min(earliest, at);
     rows.push_back({{"instance_id", p.job.instance},
+                    {"kind", p.job.kind},
                     {"name", p.job.name},
                     {"payload", p.job.payload_json ? nlohmann::json(*p.job.payload_json) : nlohmann::json()},
                     {"run_at_ms", at}});

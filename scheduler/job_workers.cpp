@@ -188,9 +188,10 @@ void JobWorkers::dispatch(ClaimedJob job) {
     return discard("app instance " + instance->label() + " is disabled: " + instance->disabled_reason());
   }
   const auto& exports = instance->exports();
-  bool known = job.kind == "task" ? exports.has(job.name)
-                                  : std::find(exports.jobs.begin(), exports.jobs.end(), job.name) != exports.jobs.end();
-  if (!known) return discard("the app " + instance->label() + " has no " + (job.kind == "task" ? "task " : "job ") + job.name);
+  bool hook = job.kind == "task" || job.kind == "export";
+  bool known = hook ? exports.has(job.name)
+                    : std::find(exports.jobs.begin(), exports.jobs.end(), job.name) != exports.jobs.end();
+  if (!known) return discard("the app " + instance->label() + " has no " + (hook ? "" : "job ") + job.name);
 
   metrics_.counter("plugin_server_jobs_started_total", "Job attempts started.", {{"app", app}}).inc();
   auto done = [this, job, app](runtime::CallOutcome outcome) {
@@ -214,10 +215,20 @@ void JobWorkers::dispatch(ClaimedJob job) {
     finish(job, app, std::move(o));
   };
   if (job.kind == "task") instance->call(job.name, {}, std::move(done));
+  else if (job.kind == "export") instance->call(job.name, {job.payload_json.value_or("[]")}, std::move(done));
   else instance->run_job(job.name, job.payload_json, std::move(done));
 }
 
 void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcome outcome) {
+  if (job.kind == "export" && outcome.verdict != Verdict::Postponed) {
+    const char* result = outcome.verdict == Verdict::Succeeded ? "exported"
+                         : outcome.verdict == Verdict::Retry   ? "retried"
+                         : outcome.verdict == Verdict::Failed  ? "failed"
+                                                               : "discarded";
+    metrics_.counter("plugin_server_export_batches_total", "exportEvents batches by what became of them.",
+                     {{"app", app}, {"result", result}})
+        .inc();
+  }
   if (outcome.verdict == Verdict::Failed || outcome.verdict == Verdict::Discarded) {
     spdlog::warn("jobs: {} {} of {} {}: {}", job.kind, job.name, app,
                  outcome.verdict == Verdict::Failed ? "failed" : "discarded", outcome.error);

@@ -5,13 +5,14 @@
 
 namespace ps::scheduler::sql {
 
-// $1: [{instance_id, name, payload (JSON text or null), run_at_ms}], $2: max_attempts.
+// $1: [{instance_id, kind, name, payload (JSON text or null), run_at_ms}], $2: max_attempts.
 // The payload travels as text so that a JSON null payload stays distinct
 // from "no payload" (SQL NULL).
 inline constexpr const char* kEnqueue = R"SQL(
-  INSERT INTO jobs (instance_id, name, payload, run_at, max_attempts)
-  SELECT r.instance_id, r.name, r.payload::jsonb, to_timestamp(r.run_at_ms / 1000.0), $2
-  FROM jsonb_to_recordset($1::jsonb) AS r(instance_id bigint, name text, payload text, run_at_ms double precision)
+  INSERT INTO jobs (instance_id, kind, name, payload, run_at, max_attempts)
+  SELECT r.instance_id, r.kind, r.name, r.payload::jsonb, to_timestamp(r.run_at_ms / 1000.0), $2
+  FROM jsonb_to_recordset($1::jsonb)
+       AS r(instance_id bigint, kind text, name text, payload text, run_at_ms double precision)
 )SQL";
 
 // $1: instance, $2: a bound. How many jobs the instance has waiting, counted

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "tests/support/http_client.h"
 #include "tests/support/kafka.h"
@@ -39,10 +40,11 @@ struct IngestingDaemons {
     if (http_port) *http_port = port;
     auto config = dir.write("ps-" + std::to_string(port) + ".toml",
                             "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                                "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n");
-    auto daemon = std::make_unique<Process>(std::vector<std::string>{daemon_binary(), "--config", config.string()},
-                                            std::map<std::string, std::string>{{"DATABASE_URL", db.url()},
-                                                                               {"KAFKA_HOSTS", broker.bootstrap()}});
+                                "\"\n[kafka]\nsession_timeout_ms = 6000\n[[apps]]\npath = \"app\"\nteams = [1]\n" + app_extra);
+    auto vars = env;
+    vars["DATABASE_URL"] = db.url();
+    vars["KAFKA_HOSTS"] = broker.bootstrap();
+    auto daemon = std::make_unique<Process>(std::vector<std::string>{daemon_binary(), "--config", config.string()}, vars);
     if (!ps::test::wait_for_http_status(port, "/_ready", 200, 30s)) FAIL("daemon not ready:\n" << daemon->output());
     return daemon;
   }
@@ -50,7 +52,17 @@ struct IngestingDaemons {
   ps::test::KafkaBroker broker;
   ps::test::TestDatabase db;
   ps::test::TempDir dir;
+  std::string app_extra;  // more lines of the app's [[apps]] table
+  std::map<std::string, std::string> env;  // more environment for the daemons
 };
+
+// The first column of the first row of `sql` on `db`, as text.
+std::string query(const ps::test::TestDatabase& db, const std::string& sql) {
+  pqxx::connection conn(db.url());
+  pqxx::work tx(conn);
+  auto rows = tx.exec(sql);
+  return rows.empty() || rows[0][0].is_null() ? "" : rows[0][0].c_str();
+}
 
 const char* kStamp = "export function processEvent(e) { e.properties.stamped = true; return e }\n";
 
@@ -215,4 +227,43 @@ TEST_CASE("daemon: an app's posthog.capture is ingested like any other event, th
   CHECK(metrics.find("plugin_server_capture_produced_total 1") != std::string::npos);
   daemon->signal(SIGTERM);
   CHECK(daemon->wait(30s) == 0);
+}
+
+TEST_CASE("daemon: killed with -9 while exporting, a restarted daemon has every event exported at least once",
+          "[daemon][ingestion][kafka][export]") {
+  // Small batches, each taking a while to export: the kill lands with
+  // batches buffered, stored and running.
+  IngestingDaemons fixture(2, R"(
+    export async function exportEvents(events, { storage }) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      for (const e of events) await storage.set('exported:' + e.properties.n, true)
+    })");
+  fixture.app_extra = "config = { exportEventsBufferBytes = \"1000\", exportEventsBufferSeconds = \"1\" }\n";
+  // Batches the killed daemon was running go back to the queue when their lease ends.
+  fixture.env["PLUGIN_SERVER_JOBS_LEASE_MS"] = "2000";
+  auto& broker = fixture.broker;
+  const int total = 400;
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < total; ++i) {
+    input.emplace_back("", nlohmann::json{{"event", "e"}, {"team_id", 1}, {"distinct_id", "u" + std::to_string(i % 10)},
+                                          {"properties", {{"n", i}}}}.dump());
+  }
+  auto exported = [&] {
+    return std::stoi(query(fixture.db, "SELECT count(*) FROM app_storage WHERE key LIKE 'exported:%'"));
+  };
+  auto first = fixture.start();
+  ps::test::produce(broker.bootstrap(), "events_plugin_ingestion", input);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (exported() < 20 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  REQUIRE(exported() >= 20);
+  first->signal(SIGKILL);
+  REQUIRE(first->wait(10s) == 128 + SIGKILL);
+  INFO("exported before the kill: " << exported());
+
+  auto second = fixture.start();
+  deadline = std::chrono::steady_clock::now() + 90s;
+  while (exported() < total && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  CHECK(exported() == total);
+  second->signal(SIGTERM);
+  CHECK(second->wait(30s) == 0);
 }

@@ -73,9 +73,6 @@ export function makeModules(host, builtinModules) {
         return Array.isArray(out) ? out[0] : undefined;
       };
     }
-    if (found.some((p) => p.exportEvents)) {
-      host.log('warn', 'this app exports exportEvents, which this daemon does not run yet: its events are not exported')
-    }
     return hooks;
   }
 
