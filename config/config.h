@@ -77,15 +77,20 @@ struct HttpConfig {
 
 struct RuntimeConfig {
   int threads = 0;  // 0 = one per core
-  int task_timeout_ms = 30000;
+  int task_timeout_ms = 30000;  // wall-clock limit of an app call, from start to settling
+  // Longest synchronous run of an app's JS per entry (a loop that never
+  // yields holds a shared JS thread for at most this long).
+  int cpu_limit_ms = 1000;
   int heap_limit_mb = 128;
   int fetch_timeout_ms = 10000;
   int fetch_max_response_mb = 16;
+  int fetch_max_concurrent = 64;  // per app instance: requests in flight (fetch and posthog.api)
   std::string fetch_ca_file;  // PEM certificates trusted by fetch besides the system's
   // Non-public destinations fetch may reach anyway: host, host:port or CIDR.
   std::vector<std::string> fetch_allowed_hosts;
   int storage_max_value_bytes = 1 << 20;  // storage.set of a larger value (as JSON) is refused
   int storage_max_total_mb = 64;          // per app instance: keys and JSON text of all its entries
+  int storage_max_pending = 1000;         // per app instance: storage calls not yet answered
 };
 
 struct JobsConfig {

@@ -78,6 +78,9 @@ constexpr std::size_t kFramingRoom = 64 * 1024;
 // the group needs to hear from the consumer now and then.
 constexpr auto kWaitForRoom = std::chrono::milliseconds(500);
 
+// How often a full in-flight window makes the export buffers flush.
+constexpr auto kExportFlushInterval = std::chrono::milliseconds(100);
+
 }  // namespace
 
 struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
@@ -107,6 +110,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   InFlight in_flight;
   bool paused = false;  // consumer thread only
+  Clock::time_point last_export_flush;  // consumer thread only
 
   mutable std::mutex health_mutex;
   std::string down_reason;  // empty while the brokers are reachable
@@ -278,14 +282,21 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
   // waits for settles; if that takes long, it pauses fetching (polling on
   // for the group's sake) until half of them have settled.
   void flow_control() {
+    // Events waiting in export buffers hold their offsets: with the window
+    // full (or fetching paused), store them now rather than wait for a
+    // buffer's time; at most every kExportFlushInterval, since a full window
+    // may last and each flush asks every exporting instance.
+    if (in_flight.count() >= (paused ? 1 : opt.max_in_flight)) {
+      if (auto now = Clock::now(); now - last_export_flush >= kExportFlushInterval) {
+        chain.flush_exports();
+        last_export_flush = now;
+      }
+    }
     if (paused) {
       if (in_flight.count() <= opt.max_in_flight / 2) set_paused(false);
       return;
     }
     if (in_flight.count() < opt.max_in_flight) return;
-    // Events waiting in export buffers hold their offsets: store them now
-    // rather than wait for a buffer's time.
-    chain.flush_exports();
     if (in_flight.wait_until_at_most(opt.max_in_flight - 1, kWaitForRoom)) return;
     pauses.inc();
     spdlog::warn("ingestion: {} messages unsettled; fetching paused until half of them settle", opt.max_in_flight);
@@ -383,13 +394,16 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                           "the processed event is " + std::to_string(r.event->size()) +
                               " bytes, over kafka.max_message_bytes (" + std::to_string(opt.max_message_bytes) + ")"));
     } else {
-      chain.on_event(e.event.team_id, *r.event, e.event.capture_hops);
-      // Two parts: the output's acknowledgement and the exports' storing.
+      // Three parts: the output's acknowledgement, the onEvent calls
+      // settling, and the exports' storing. Until all are done the event
+      // counts in flight: bounded, and read again after a crash.
       auto settlement = settlement_for(e.partition, e.offset, e.generation, e.consumed_at);
-      settlement->parts = 2;
-      chain.export_event(e.event.team_id, *r.event, [weak = weak_from_this(), settlement] {
+      settlement->parts = 3;
+      auto part_done = [weak = weak_from_this(), settlement] {
         if (auto self = weak.lock()) self->release(settlement);
-      });
+      };
+      chain.on_event(e.event.team_id, *r.event, e.event.capture_hops, part_done);
+      chain.export_event(e.event.team_id, *r.event, part_done);
       auto ticket = std::make_unique<Ticket>(Ticket{e.partition, e.offset, e.generation, e.consumed_at,
                                                     &opt.output_topic, e.key, std::move(*r.event), {}, false, e.source,
                                                     e.source_key, settlement});

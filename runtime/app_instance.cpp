@@ -93,6 +93,8 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
   options.max_captures_per_second = env_.max_captures_per_second;
   options.max_capture_hops = env_.max_capture_hops;
   options.max_capture_bytes = env_.max_capture_bytes;
+  options.max_concurrent_fetches = env_.max_concurrent_fetches;
+  options.max_pending_storage_calls = env_.max_pending_storage_calls;
   options.posthog_api = settings_.posthog_api;
   options.max_event_depth = env_.max_event_depth;
   options.config_json = settings_.config_json;

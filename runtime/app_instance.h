@@ -52,6 +52,8 @@ struct InstanceEnvironment {
   double max_captures_per_second = 1000;
   int max_capture_hops = 10;
   std::size_t max_capture_bytes = 1u << 20;
+  std::size_t max_concurrent_fetches = 64;
+  std::size_t max_pending_storage_calls = 1000;
   PosthogApiAccess posthog_api;  // [posthog]'s; an [[apps]] entry may bring its own keys
 };
 

@@ -28,10 +28,11 @@ std::string host_and_port(const std::string& url) {
 RuntimeOptions runtime_options(const config::Config& config) {
   RuntimeOptions o;
   o.threads = config.runtime.threads;
-  o.limits.cpu = std::chrono::milliseconds(config.runtime.task_timeout_ms);
+  o.limits.cpu = std::chrono::milliseconds(config.runtime.cpu_limit_ms);
   o.limits.wall = std::chrono::milliseconds(config.runtime.task_timeout_ms);
   o.limits.heap_bytes = static_cast<std::size_t>(config.runtime.heap_limit_mb) << 20;
   o.fetch.default_timeout = std::chrono::milliseconds(config.runtime.fetch_timeout_ms);
+  o.fetch.max_timeout = std::chrono::milliseconds(config.runtime.task_timeout_ms);
   o.fetch.max_response_bytes = static_cast<std::size_t>(config.runtime.fetch_max_response_mb) << 20;
   o.fetch.ca_file = config.runtime.fetch_ca_file;
   o.fetch.allowed_hosts = config.runtime.fetch_allowed_hosts;
@@ -63,6 +64,8 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.max_capture_hops = config.posthog.max_capture_hops;
   o.max_captures_per_second = config.posthog.max_captures_per_second;
   o.max_capture_bytes = static_cast<std::size_t>(config.kafka.max_message_bytes);
+  o.max_concurrent_fetches = static_cast<std::size_t>(config.runtime.fetch_max_concurrent);
+  o.max_pending_storage_calls = static_cast<std::size_t>(config.runtime.storage_max_pending);
   return o;
 }
 
@@ -71,7 +74,8 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
     : js_(std::make_unique<Executor>(options.threads, "js")),
       blocking_(std::make_unique<Executor>(options.blocking_threads, "storage")),
       watchdog_(std::make_unique<Watchdog>()),
-      transpiler_(std::make_unique<Transpiler>(*watchdog_, options.limits.cpu)),
+      // Transpiling runs once per bundle version, not per event: the call limit bounds it.
+      transpiler_(std::make_unique<Transpiler>(*watchdog_, options.limits.wall)),
       code_cache_(std::make_unique<CodeCache>()),
       fetcher_(std::make_unique<BeastFetcher>(options.fetch)) {
   // The analytics API is the operator's own destination, often on a private
@@ -105,6 +109,8 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.max_capture_hops = options.max_capture_hops;
   env_.max_captures_per_second = options.max_captures_per_second;
   env_.max_capture_bytes = options.max_capture_bytes;
+  env_.max_concurrent_fetches = options.max_concurrent_fetches;
+  env_.max_pending_storage_calls = options.max_pending_storage_calls;
   registry_ = std::make_unique<AppRegistry>(env_, *transpiler_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }

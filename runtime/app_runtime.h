@@ -57,6 +57,8 @@ struct RuntimeOptions {
   int max_capture_hops = 10;
   double max_captures_per_second = 1000;
   std::size_t max_capture_bytes = 1u << 20;
+  std::size_t max_concurrent_fetches = 64;      // per instance
+  std::size_t max_pending_storage_calls = 1000;  // per instance
 };
 
 RuntimeOptions runtime_options(const config::Config& config);

@@ -66,9 +66,36 @@ void EventChain::process(long long team_id, std::string event_json, std::functio
   walk->step();
 }
 
-void EventChain::on_event(long long team_id, const std::string& event_json, int capture_hops) const {
-  for (const auto& instance : registry_.for_team(team_id)) {
-    if (instance->exports().has("onEvent")) instance->call("onEvent", {event_json}, [](CallOutcome) {}, capture_hops);
+namespace {
+
+// Runs `done` once `count` completions have come in (on any thread).
+struct AllDone {
+  std::atomic<std::size_t> left;
+  std::function<void()> done;
+  void one() {
+    if (--left == 0) done();
+  }
+};
+
+std::shared_ptr<AllDone> all_done(std::size_t count, std::function<void()> done) {
+  auto waiting = std::make_shared<AllDone>();
+  waiting->left = count;
+  waiting->done = std::move(done);
+  return waiting;
+}
+
+}  // namespace
+
+void EventChain::on_event(long long team_id, const std::string& event_json, int capture_hops,
+                          std::function<void()> settled) const {
+  std::vector<std::shared_ptr<AppInstance>> listeners;
+  for (auto& instance : registry_.for_team(team_id)) {
+    if (instance->exports().has("onEvent")) listeners.push_back(std::move(instance));
+  }
+  if (listeners.empty()) return settled();
+  auto waiting = all_done(listeners.size(), std::move(settled));
+  for (auto& instance : listeners) {
+    instance->call("onEvent", {event_json}, [waiting](CallOutcome) { waiting->one(); }, capture_hops);
   }
 }
 
@@ -78,22 +105,14 @@ void EventChain::export_event(long long team_id, const std::string& event_json, 
     if (instance->exports().has("exportEvents")) exporters.push_back(std::move(instance));
   }
   if (exporters.empty()) return durable();
-  struct Waiting {
-    std::atomic<std::size_t> left;
-    std::function<void()> durable;
-  };
-  auto waiting = std::make_shared<Waiting>();
-  waiting->left = exporters.size();
-  waiting->durable = std::move(durable);
-  for (auto& instance : exporters) {
-    instance->export_event(event_json, [waiting] {
-      if (--waiting->left == 0) waiting->durable();
-    });
-  }
+  auto waiting = all_done(exporters.size(), std::move(durable));
+  for (auto& instance : exporters) instance->export_event(event_json, [waiting] { waiting->one(); });
 }
 
 void EventChain::flush_exports() const {
-  for (const auto& instance : registry_.all()) instance->flush_exports();
+  for (const auto& instance : registry_.all()) {
+    if (instance->exports().has("exportEvents")) instance->flush_exports();
+  }
 }
 
 std::future<ChainResult> EventChain::process(long long team_id, std::string event_json) const {

@@ -32,9 +32,11 @@ class EventChain {
                int capture_hops = 0) const;
   std::future<ChainResult> process(long long team_id, std::string event_json) const;
   // Hands the final event to the onEvent hook of each of the team's
-  // instances that has one; results are not awaited (failures are counted
-  // in the app's metrics and logged).
-  void on_event(long long team_id, const std::string& event_json, int capture_hops = 0) const;
+  // instances that has one; `settled` runs (on any thread) once every one
+  // of those calls has settled or failed (failures are counted in the
+  // app's metrics and logged), at once when there are none.
+  void on_event(long long team_id, const std::string& event_json, int capture_hops,
+                std::function<void()> settled) const;
   // Hands the final event to the export buffer of each of the team's
   // instances that exports exportEvents; `durable` runs (on any thread) once
   // every one of them has stored it, at once when none does.

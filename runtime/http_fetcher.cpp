@@ -325,6 +325,7 @@ void BeastFetcher::fetch(FetchRequest request, std::function<void(FetchResult)> 
     return;
   }
   if (request.timeout.count() <= 0) request.timeout = impl_->options.default_timeout;
+  request.timeout = std::min(request.timeout, impl_->options.max_timeout);
   auto deadline = std::chrono::steady_clock::now() + request.timeout;
   asio::post(impl_->io, [impl = impl_.get(), request = std::move(request), target = std::move(*target), deadline,
                          done = std::move(done)]() mutable {

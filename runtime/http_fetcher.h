@@ -18,6 +18,10 @@ namespace ps::runtime {
 
 struct FetchOptions {
   std::chrono::milliseconds default_timeout{10000};
+  // The longest `timeout` an app may ask for: a request cannot outlive the
+  // call that made it (runtime.task_timeout_ms), so its socket is not held
+  // after the call has failed.
+  std::chrono::milliseconds max_timeout{30000};
   std::size_t max_response_bytes = 16u << 20;
   int max_redirects = 5;
   // PEM certificates to trust besides the system's (a private CA).

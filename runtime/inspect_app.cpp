@@ -11,7 +11,8 @@ namespace ps::runtime {
 
 AppReport inspect_app(const std::filesystem::path& path, const Limits& limits) {
   Watchdog watchdog;
-  Transpiler transpiler(watchdog, limits.cpu);
+  // Transpiling runs once per bundle, on no shared thread: the call limit bounds it.
+  Transpiler transpiler(watchdog, limits.wall);
   auto loaded = std::make_shared<Bundle>(load_bundle(path));
   prepare_modules(*loaded, transpiler);
   std::shared_ptr<const Bundle> bundle = std::move(loaded);

@@ -7,8 +7,9 @@
 namespace ps::runtime {
 
 struct Limits {
-  // Longest a single synchronous run of JS may take (a loop that never yields).
-  std::chrono::milliseconds cpu{30000};
+  // Longest a single synchronous run of JS may take (a loop that never
+  // yields): it holds a JS thread that other apps share.
+  std::chrono::milliseconds cpu{1000};
   // Longest an async call may take from start to settling.
   std::chrono::milliseconds wall{30000};
   // V8 heap per isolate; ArrayBuffer memory is capped at the same size.

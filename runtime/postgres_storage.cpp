@@ -55,10 +55,10 @@ StorageResult attempt(db::Pool& pool, Query query) {
 }  // namespace
 
 PostgresStorage::PostgresStorage(db::Pool& pool, Executor& blocking, long long max_total_bytes)
-    : pool_(pool), blocking_(blocking), max_total_bytes_(max_total_bytes) {}
+    : pool_(pool), queue_(blocking, blocking.size()), max_total_bytes_(max_total_bytes) {}
 
 void PostgresStorage::get(InstanceId instance, std::string key, std::function<void(StorageResult)> done) {
-  blocking_.post_any([this, instance, key = std::move(key), done = std::move(done)] {
+  queue_.push(instance, [this, instance, key = std::move(key), done = std::move(done)] {
     done(attempt(pool_, [&](pqxx::work& tx) {
       auto rows = tx.exec_params("SELECT value::text FROM app_storage WHERE instance_id = $1 AND key = $2",
                                  instance, key);
@@ -71,7 +71,7 @@ void PostgresStorage::get(InstanceId instance, std::string key, std::function<vo
 
 void PostgresStorage::set(InstanceId instance, std::string key, std::string json,
                           std::function<void(StorageResult)> done) {
-  blocking_.post_any([this, instance, key = std::move(key), json = std::move(json), done = std::move(done)] {
+  queue_.push(instance, [this, instance, key = std::move(key), json = std::move(json), done = std::move(done)] {
     done(attempt(pool_, [&](pqxx::work& tx) {
       // Every writer of an instance takes its usage row first, so the total
       // and the entry's old size are read under one lock.
@@ -95,7 +95,7 @@ void PostgresStorage::set(InstanceId instance, std::string key, std::string json
 }
 
 void PostgresStorage::del(InstanceId instance, std::string key, std::function<void(StorageResult)> done) {
-  blocking_.post_any([this, instance, key = std::move(key), done = std::move(done)] {
+  queue_.push(instance, [this, instance, key = std::move(key), done = std::move(done)] {
     done(attempt(pool_, [&](pqxx::work& tx) {
       tx.exec_params1(kLockUsage, instance);
       tx.exec_params0(kDeleteEntry, instance, key);

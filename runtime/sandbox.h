@@ -56,6 +56,8 @@ struct SandboxOptions {
   std::size_t max_storage_value_bytes = 1u << 20;  // storage.set of a larger value is refused
   std::size_t max_cache_value_bytes = 1u << 20;    // meta.cache values (all of one call's) beyond it are refused
   double max_enqueues_per_second = 1000;             // jobs run*() over the rate is refused
+  std::size_t max_concurrent_fetches = 64;           // fetch and posthog.api requests in flight; more are refused
+  std::size_t max_pending_storage_calls = 1000;      // storage calls not yet answered; more are refused
   double max_captures_per_second = 1000;             // posthog.capture over the rate is refused
   int max_capture_hops = 10;                         // posthog.capture beyond this many in a row is dropped
   std::size_t max_capture_bytes = 1u << 20;          // a captured event's JSON beyond it is refused

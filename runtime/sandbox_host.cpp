@@ -149,12 +149,24 @@ void Sandbox::Impl::host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info) 
     request.timeout = std::chrono::milliseconds(static_cast<long long>(std::min(timeout, 1e12)));
   }
   auto resolver = begin_op(info, impl.opt.host.http, v8::Exception::TypeError, "fetch is not available here");
-  if (resolver.IsEmpty()) return;
+  if (resolver.IsEmpty() || !impl.take_fetch_slot(resolver, "fetch")) return;
   auto id = impl.add_op(resolver);
   impl.opt.host.http->fetch(std::move(request), impl.completion<FetchResult>(id, &Impl::settle_fetch));
 }
 
+bool Sandbox::Impl::take_fetch_slot(Local<v8::Promise::Resolver> resolver, const char* who) {
+  if (fetches < opt.max_concurrent_fetches) {
+    ++fetches;
+    return true;
+  }
+  refuse_for_quota(resolver, "concurrent_fetches",
+                   std::string(who) + ": too many requests at once: this app has " + std::to_string(fetches) +
+                       " in flight, the most it may have (runtime.fetch_max_concurrent)");
+  return false;
+}
+
 void Sandbox::Impl::settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolver, FetchResult& result) {
+  --impl.fetches;
   auto* isolate = impl.isolate;
   auto ctx = impl.ctx();
   if (auto* error = std::get_if<std::string>(&result)) {
@@ -183,6 +195,7 @@ void Sandbox::Impl::settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolv
 }
 
 void Sandbox::Impl::settle_storage(Impl& impl, Local<v8::Promise::Resolver> resolver, StorageResult& result) {
+  --impl.storage_calls;
   auto* isolate = impl.isolate;
   Local<v8::String> value;
   if (result.refused) {
@@ -216,6 +229,14 @@ void Sandbox::Impl::host_storage(const v8::FunctionCallbackInfo<v8::Value>& info
                                      " bytes as JSON, over the limit of " +
                                      std::to_string(impl.opt.max_storage_value_bytes) + " (runtime.storage_max_value_bytes)");
   }
+  // Storage calls share a few database threads with every other app: one
+  // app may not queue without bound in front of them.
+  if (impl.storage_calls >= impl.opt.max_pending_storage_calls) {
+    return impl.refuse_for_quota(resolver, "pending_storage_calls",
+                                 "storage: too many calls at once: this app has " + std::to_string(impl.storage_calls) +
+                                     " waiting, the most it may have (runtime.storage_max_pending)");
+  }
+  ++impl.storage_calls;
   auto done = impl.completion<StorageResult>(impl.add_op(resolver), &Impl::settle_storage);
   auto* storage = impl.opt.host.storage;
   if constexpr (Op == StorageOp::Get) storage->get(impl.opt.instance_id, std::move(*key), std::move(done));

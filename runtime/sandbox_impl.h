@@ -73,6 +73,8 @@ struct Sandbox::Impl {
   base::TokenBucket enqueue_rate;
   base::TokenBucket capture_rate;
   std::size_t timers = 0;  // sleeps pending
+  std::size_t fetches = 0;  // fetch and posthog.api requests in flight
+  std::size_t storage_calls = 0;  // storage calls not yet answered
   api::ApiLimits api_limits;  // for the functions of runtime/api; lives as long as the context
 
   explicit Impl(SandboxOptions options) : opt(std::move(options)), enqueue_rate(opt.max_enqueues_per_second), capture_rate(opt.max_captures_per_second) {}
@@ -182,6 +184,9 @@ struct Sandbox::Impl {
   static void host_fetch(const v8::FunctionCallbackInfo<v8::Value>& info);
 
   static void settle_fetch(Impl& impl, Local<v8::Promise::Resolver> resolver, FetchResult& result);
+  // Counts a request against runtime.fetch_max_concurrent; false (and the
+  // promise rejected, naming `who`) when the app is at it.
+  bool take_fetch_slot(Local<v8::Promise::Resolver> resolver, const char* who);
 
   static void settle_storage(Impl& impl, Local<v8::Promise::Resolver> resolver, StorageResult& result);
 

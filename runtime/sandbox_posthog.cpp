@@ -166,6 +166,7 @@ void Sandbox::Impl::host_posthog_api(const v8::FunctionCallbackInfo<v8::Value>& 
     request.body = std::move(*body);
     request.headers.emplace_back("Content-Type", "application/json");
   }
+  if (!impl.take_fetch_slot(resolver, "posthog.api")) return;
   auto id = impl.add_op(resolver);
   impl.opt.host.api_http->fetch(std::move(request), impl.completion<FetchResult>(id, &Impl::settle_fetch));
 }

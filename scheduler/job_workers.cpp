@@ -1,6 +1,7 @@
 #include "scheduler/job_workers.h"
 
 #include <algorithm>
+#include <map>
 
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
@@ -94,7 +95,8 @@ void JobWorkers::loop() {
     if (Clock::now() >= next_due_) next_due_ = Clock::time_point::max();
     claiming_ = true;
     lock.unlock();
-    int claimed = claim(wanted);
+    bool more = false;
+    int claimed = claim(wanted, &more);
     lock.lock();
     claiming_ = false;
     idle_.notify_all();
@@ -102,14 +104,15 @@ void JobWorkers::loop() {
       wake_.wait_for(lock, kOutageBackoff, [this] { return stopping_; });
       due_now_ = true;
     } else {
-      maybe_more_ = claimed == wanted;
+      maybe_more_ = more;
       if (maybe_more_) due_now_ = true;
     }
   }
 }
 
-int JobWorkers::claim(int wanted) {
+int JobWorkers::claim(int wanted, bool* more) {
   std::vector<ClaimedJob> jobs;
+  int share = wanted;
   std::optional<long long> next_in_ms;
   try {
     pqxx::work tx(session_.get());
@@ -128,6 +131,7 @@ int JobWorkers::claim(int wanted) {
       job.max_attempts = row[6].as<int>();
       job.lag_seconds = row[7].as<double>();
       job.claimed_at = claimed_at;
+      share = row[8].as<int>();
       jobs.push_back(std::move(job));
     }
     if (static_cast<int>(jobs.size()) < wanted) {
@@ -144,11 +148,22 @@ int JobWorkers::claim(int wanted) {
   constexpr long long kDayMs = 24LL * 3600 * 1000;
   if (next_in_ms) wake(Clock::now() + std::chrono::milliseconds(std::clamp(*next_in_ms, 0LL, kDayMs)));
   int claimed = static_cast<int>(jobs.size());
+  // Started in turns between instances, each one's in due order, so the
+  // claim's fairness holds for the order jobs run in too.
+  std::map<long long, std::deque<ClaimedJob>> by_instance;
+  for (auto& job : jobs) by_instance[job.instance].push_back(std::move(job));
+  *more = claimed == wanted;
+  for (const auto& [instance, list] : by_instance) *more |= static_cast<int>(list.size()) >= share;
   {
     std::lock_guard lock(mutex_);
-    for (auto& job : jobs) {
-      held_.insert(job.id);
-      local_.push_back(std::move(job));
+    while (!by_instance.empty()) {
+      for (auto it = by_instance.begin(); it != by_instance.end();) {
+        auto& job = it->second.front();
+        held_.insert(job.id);
+        local_.push_back(std::move(job));
+        it->second.pop_front();
+        it = it->second.empty() ? by_instance.erase(it) : std::next(it);
+      }
     }
   }
   pump();

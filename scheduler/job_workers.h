@@ -61,7 +61,9 @@ class JobWorkers {
 
  private:
   void loop();
-  int claim(int wanted);
+  // Claims up to `wanted` jobs into local_; the count, or -1 on a failure.
+  // `more` says whether some instance may have more due jobs.
+  int claim(int wanted, bool* more);
   void pump();  // starts held jobs while slots are free
   void dispatch(ClaimedJob job);
   void finish(const ClaimedJob& job, const std::string& app, JobOutcome outcome);

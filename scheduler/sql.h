@@ -37,20 +37,42 @@ inline constexpr const char* kNoFlushWait = "SET LOCAL synchronous_commit = off"
 inline constexpr const char* kClaimPlan = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off";
 
 // $1: how many, $2: this daemon's id, $3: lease in ms.
+// Fair between app instances: each instance with available jobs gets an
+// equal share of the claim (its due jobs, in due order), so one instance's
+// backlog cannot keep another's jobs waiting. The instances are found by a
+// skip scan of jobs_available_by_instance (one index probe each, however
+// long a backlog is). Every row's last column is the share: an instance
+// that filled it may have more due.
 inline constexpr const char* kClaim = R"SQL(
-  WITH due AS (
-    SELECT id FROM jobs
-    WHERE state = 'available' AND run_at <= now()
-    ORDER BY run_at, id
+  WITH RECURSIVE owners(instance_id) AS (
+      (SELECT instance_id FROM jobs WHERE state = 'available' ORDER BY instance_id LIMIT 1)
+    UNION ALL
+      SELECT (SELECT j.instance_id FROM jobs j
+              WHERE j.state = 'available' AND j.instance_id > o.instance_id
+              ORDER BY j.instance_id LIMIT 1)
+      FROM owners o WHERE o.instance_id IS NOT NULL
+  ),
+  share AS (
+    SELECT GREATEST(1, ceil($1::numeric / GREATEST(1, count(*))))::int AS n FROM owners WHERE instance_id IS NOT NULL
+  ),
+  due AS (
+    SELECT d.id FROM owners o CROSS JOIN share
+    CROSS JOIN LATERAL (
+      SELECT j.id FROM jobs j
+      WHERE j.instance_id = o.instance_id AND j.state = 'available' AND j.run_at <= now()
+      ORDER BY j.run_at, j.id
+      LIMIT share.n
+      FOR UPDATE SKIP LOCKED
+    ) d
+    WHERE o.instance_id IS NOT NULL
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
   )
   UPDATE jobs j
   SET state = 'running', attempts = j.attempts + 1, locked_by = $2,
       locked_until = now() + $3 * interval '1 millisecond', started_at = now()
   FROM due WHERE j.id = due.id
   RETURNING j.id, j.instance_id, j.kind, j.name, j.payload::text, j.attempts, j.max_attempts,
-            extract(epoch FROM now() - j.run_at)
+            extract(epoch FROM now() - j.run_at), (SELECT n FROM share)
 )SQL";
 
 // Milliseconds until the earliest available job is due (NULL when none).

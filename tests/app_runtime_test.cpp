@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
+
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -14,6 +16,7 @@ using ps::runtime::Failure;
 using ps::runtime::InstanceState;
 using ps::test::RuntimeHarness;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 namespace {
 const char* kTagger = R"(
@@ -287,7 +290,9 @@ TEST_CASE("instances: a heap break replaces the isolate and runs setupPlugin aga
 TEST_CASE("instances: storage and enqueues fired in teardownPlugin finish safely at shutdown", "[runtime][instances]") {
   // Once a crash at shutdown: the completions posted into JS threads that were gone.
   auto options = RuntimeHarness::fast_options();
-  options.max_enqueues_per_second = 100000;  // this test is about shutdown, not the rate quota
+  // This test is about shutdown, not the rate and pending-call quotas.
+  options.max_enqueues_per_second = 100000;
+  options.max_pending_storage_calls = 10000;
   auto h = RuntimeHarness::with_jobs(options);
   auto app = h->write_app("flood", {{"index.js", R"(
     export const jobs = { later: () => {} }
@@ -500,8 +505,11 @@ TEST_CASE("chain: an app without processEvent is not part of the chain, its onEv
   CHECK(props.count("$plugins_failed") == 0);
   REQUIRE(props["$plugins_succeeded"].size() == 1);
   CHECK(props["$plugins_succeeded"][0].get<std::string>().rfind("exports-dot (", 0) == 0);
-  h.runtime().chain().on_event(1, out["event"].dump());
-  CHECK(h.wait_for("SELECT value::text FROM app_storage WHERE key = 'seen'", "1") == "1");
+  std::promise<void> settled;
+  h.runtime().chain().on_event(1, out["event"].dump(), 0, [&] { settled.set_value(); });
+  // Settled only once onEvent has run to its end.
+  CHECK(settled.get_future().wait_for(20s) == std::future_status::ready);
+  CHECK(h.query("SELECT value::text FROM app_storage WHERE key = 'seen'") == "1");
 }
 
 TEST_CASE("instances: storage.set of undefined removes the key, as the reference did", "[runtime][storage]") {

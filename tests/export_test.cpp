@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <thread>
 
 #include "ingestion/event_pipeline.h"
 #include "runtime/export_buffer.h"
@@ -74,7 +75,8 @@ struct ExportRig {
   std::unique_ptr<RuntimeHarness> h;
   std::unique_ptr<ps::ingestion::EventPipeline> pipeline;
 
-  ExportRig(const std::string& index_js, json config, ps::scheduler::EnqueuerOptions enqueuer = {}) {
+  ExportRig(const std::string& index_js, json config, ps::scheduler::EnqueuerOptions enqueuer = {},
+            std::size_t max_in_flight = 10000) {
     h = RuntimeHarness::with_jobs(RuntimeHarness::fast_options(), enqueuer);
     h->queue_options().retry_base = 50ms;
     h->queue_options().retry_max = 200ms;
@@ -86,6 +88,7 @@ struct ExportRig {
     o.input_topic = "in";
     o.output_topic = "out";
     o.dlq_topic = "dlq";
+    o.max_in_flight = max_in_flight;
     pipeline = std::make_unique<ps::ingestion::EventPipeline>(o, h->runtime().chain(), h->metrics());
   }
   ~ExportRig() { pipeline.reset(); }
@@ -176,4 +179,25 @@ TEST_CASE("exportEvents: a batch that keeps failing is retried with the queue's 
   CHECK(h.query("SELECT jsonb_array_length(payload) FROM jobs WHERE kind = 'export'") == "2");
   CHECK(rig.metric(R"(plugin_server_export_batches_total{app="exporter",result="retried"})") == 2);
   CHECK(rig.metric(R"(plugin_server_export_batches_total{app="exporter",result="failed"})") == 1);
+}
+
+TEST_CASE("exportEvents: a full in-flight window stores the buffers at once instead of waiting for their time",
+          "[runtime][export][kafka]") {
+  // Buffers that would wait ten minutes, behind a window of four events.
+  ExportRig rig(kRecordingExporter, {{"exportEventsBufferSeconds", "600"}}, {}, 4);
+  rig.produce(0, 20);
+  auto& h = *rig.h;
+  auto exported = [&] {
+    return h.query("SELECT coalesce(sum(jsonb_array_length(value)), 0) FROM app_storage WHERE key LIKE 'batch:%'");
+  };
+  // With four in flight at most, all twenty consumed means sixteen settled,
+  // so stored: without the flush the window stays full, nothing exported.
+  auto consumed = [&] { return rig.metric("plugin_server_ingestion_consumed_total"); };
+  for (int i = 0; i < 600 && (std::stoi(exported()) < 16 || consumed() < 20); ++i) std::this_thread::sleep_for(50ms);
+  CHECK(std::stoi(exported()) >= 16);
+  CHECK(consumed() == 20);
+  // The tail waits for its buffer's time, or for shutdown, which stores it.
+  rig.pipeline->stop(10s);
+  CHECK(h.wait_for("SELECT coalesce(sum(jsonb_array_length(value)), 0) FROM app_storage WHERE key LIKE 'batch:%'",
+                   "20") == "20");
 }

@@ -16,6 +16,7 @@
 #include "runtime/http_fetcher.h"
 #include "server/http_server.h"
 #include "tests/support/http_client.h"
+#include "tests/support/runtime_harness.h"
 #include "tests/support/sandbox_harness.h"
 #include "tests/support/temp_dir.h"
 
@@ -117,6 +118,55 @@ TEST_CASE("fetch: a timeout rejects with a TypeError naming it", "[runtime][fetc
   )", server.port());
   CHECK(out[0] == "TypeError");
   CHECK(out[1].get<std::string>().find("timed out after 200 ms") != std::string::npos);
+}
+
+TEST_CASE("fetch: an app's own timeout is capped at the fetcher's maximum (the call's limit)", "[runtime][fetch]") {
+  auto server = local_server();
+  auto options = loopback_allowed();
+  options.max_timeout = std::chrono::milliseconds(300);
+  auto out = run_fetch(R"(
+    try { await fetch(base + '/slow', { timeout: 3600000 }); e.properties.out = 'resolved' }
+    catch (err) { e.properties.out = [err.constructor.name, err.message] }
+  )", server.port(), options);
+  CHECK(out[0] == "TypeError");
+  CHECK(out[1].get<std::string>().find("timed out after 300 ms") != std::string::npos);
+}
+
+TEST_CASE("fetch: an app has at most runtime.fetch_max_concurrent requests in flight, and storage calls are capped too",
+          "[runtime][fetch][quota]") {
+  auto server = local_server();
+  auto options = ps::test::RuntimeHarness::fast_options();
+  options.fetch.allowed_hosts = {"127.0.0.1"};
+  options.limits.wall = std::chrono::seconds(20);
+  options.max_concurrent_fetches = 2;
+  options.max_pending_storage_calls = 3;
+  ps::test::RuntimeHarness h(options);
+  h.load({ps::test::RuntimeHarness::entry(h.write_app("eager", {{"index.js", R"(
+    const outcome = (r) => (r.status === 'fulfilled' ? 'ok' : r.reason.name + ': ' + r.reason.message)
+    export async function processEvent(e, { storage }) {
+      const base = 'http://127.0.0.1:' + e.properties.port
+      const fetches = await Promise.allSettled([1, 2, 3, 4].map(() => fetch(base + '/slow')))
+      const reads = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => storage.get('k' + i)))
+      // Answered calls free their places.
+      const later = await fetch(base + '/ok').then((r) => r.status)
+      e.properties.out = { fetches: fetches.map(outcome), reads: reads.map(outcome), later }
+      return e
+    })"}}),
+                                          {1})});
+  auto out = h.run_chain(1, json{{"event", "e"}, {"team_id", 1}, {"properties", {{"port", server.port()}}}}.dump());
+  auto got = out["event"]["properties"]["out"];
+  const std::string busy = "RangeError: fetch: too many requests at once: this app has 2 in flight, the most it may "
+                           "have (runtime.fetch_max_concurrent)";
+  CHECK(got["fetches"] == json({"ok", "ok", busy, busy}));
+  const std::string queued = "RangeError: storage: too many calls at once: this app has 3 waiting, the most it may "
+                             "have (runtime.storage_max_pending)";
+  CHECK(got["reads"] == json({"ok", "ok", "ok", queued, queued}));
+  CHECK(got["later"] == 200);
+  auto metrics = h.metrics().render();
+  CHECK(metrics.find(R"(plugin_server_app_quota_refusals_total{app="eager",quota="concurrent_fetches"} 2)") !=
+        std::string::npos);
+  CHECK(metrics.find(R"(plugin_server_app_quota_refusals_total{app="eager",quota="pending_storage_calls"} 2)") !=
+        std::string::npos);
 }
 
 TEST_CASE("fetch: a refused connection rejects with a TypeError", "[runtime][fetch]") {

@@ -457,3 +457,31 @@ TEST_CASE("ingestion: two consumers in one group share the partitions and lose n
   a.stop(5s);
   b.stop(5s);
 }
+
+TEST_CASE("ingestion: an event stays in flight until its onEvent calls settle, so they are bounded and survive restarts",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:1", "out:1", "dlq:1"});
+  RuntimeHarness h(StalledConsumer::patient());
+  // onEvent waits for the test's go (through storage), well within its time limit.
+  auto app = h.write_app("listener", {{"index.js", R"(
+    export async function onEvent(e, { storage }) {
+      while (!(await storage.get('go'))) await new Promise((resolve) => setTimeout(resolve, 20))
+      await storage.set('seen:' + e.properties.n, true)
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(app, {1})});
+  ps::ingestion::EventPipeline pipeline(options_for(broker, "g-on-event"), h.runtime().chain(), h.metrics());
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < 3; ++i) input.emplace_back("", event(1, "e", "d" + std::to_string(i), {{"n", i}}));
+  ps::test::produce(broker.bootstrap(), "in", input);
+  // The outputs are acknowledged, and the events are still in flight.
+  REQUIRE(ps::test::consume(broker.bootstrap(), "out", 3, 30s).size() == 3);
+  auto& in_flight = h.metrics().gauge("plugin_server_ingestion_in_flight", "");
+  CHECK(in_flight.value() == 3);
+  auto id = h.query("SELECT id FROM app_instances");
+  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  CHECK(h.wait_for("SELECT count(*) FROM app_storage WHERE key LIKE 'seen:%'", "3") == "3");
+  for (int i = 0; i < 200 && in_flight.value() > 0; ++i) std::this_thread::sleep_for(50ms);
+  CHECK(in_flight.value() == 0);
+  pipeline.stop(5s);
+}

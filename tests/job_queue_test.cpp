@@ -303,3 +303,27 @@ TEST_CASE("queue: jobs whose claim lands while the queue stops go back uncounted
   CHECK(h->query("SELECT count(*) FROM jobs WHERE state <> 'available' OR attempts <> 0") == "0");
   CHECK(std::stoi(h->query("SELECT count(*) FROM jobs")) + std::stoi(h->query("SELECT count(*) FROM app_storage")) == 5);
 }
+
+TEST_CASE("queue: claims are shared between instances, so one instance's backlog does not hold another's job back",
+          "[jobs][queue][fair]") {
+  auto h = RuntimeHarness::with_jobs();
+  h->queue_options().workers = 1;
+  h->queue_options().prefetch = 10;
+  // 20 ms a job on one worker slot: the backlog takes seconds to drain.
+  auto app = h->write_app("busy", {{"index.js", "export const jobs = { slow: () => new Promise((r) => setTimeout(r, 20)) }\n"}});
+  // Two instances: team 1's has a backlog due an hour ago, team 2's one job due now.
+  h->load({RuntimeHarness::entry(app, {1, 2})});
+  h->stop_queue(5s);
+  auto first = h->query("SELECT id FROM app_instances WHERE team_id = 1");
+  auto second = h->query("SELECT id FROM app_instances WHERE team_id = 2");
+  h->query("INSERT INTO jobs (instance_id, name, payload, run_at, max_attempts) SELECT " + first +
+           ", 'slow', 'null', now() - interval '1 hour', 3 FROM generate_series(1, 300) RETURNING 1");
+  h->query("INSERT INTO jobs (instance_id, name, payload, run_at, max_attempts) VALUES (" + second +
+           ", 'slow', 'null', now(), 3) RETURNING 1");
+  h->restart({RuntimeHarness::entry(app, {1, 2})});
+  // In due order the single job would wait for all 300; shared, it runs in the first claim.
+  CHECK(h->wait_for("SELECT count(*) FROM jobs WHERE instance_id = " + second, "0") == "0");
+  auto left = std::stoi(h->query("SELECT count(*) FROM jobs WHERE instance_id = " + first));
+  CHECK(left > 250);
+  CHECK(h->wait_for("SELECT count(*) FROM jobs", "0", 60s) == "0");
+}

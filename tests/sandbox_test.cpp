@@ -245,3 +245,23 @@ TEST_CASE("sandbox: isolates share compiled code through the code cache, and bad
   // A changed file has another key: it is compiled, not given the old code.
   CHECK(ps::runtime::CodeCache::key("test-app/index.js", code) != ps::runtime::CodeCache::key("test-app/index.js", code + " "));
 }
+
+TEST_CASE("sandbox: the CPU limit bounds a loop, while an async call may wait longer than it, within its wall limit",
+          "[runtime][sandbox][limits]") {
+  ps::runtime::Limits limits;
+  limits.cpu = 200ms;
+  limits.wall = 10s;
+  SandboxHarness h(app(R"(
+    export async function onEvent(e) {
+      if (e.loop) { while (true) {} }
+      await new Promise((resolve) => setTimeout(resolve, 600))
+      return 'waited'
+    }
+  )"), limits);
+  auto looped = h.call("onEvent", {R"({"loop":true})"});
+  CHECK(looped.failure == Failure::CpuLimit);
+  CHECK(looped.error == "exceeded the CPU time limit of 200 ms");
+  auto waited = h.call("onEvent", {"{}"});
+  CHECK(waited.ok());
+  CHECK(waited.value == std::optional<std::string>("waited"));
+}
