@@ -95,6 +95,9 @@ struct RuntimeConfig {
 
 struct JobsConfig {
   int workers = 4;             // jobs run at once by this daemon
+  // Of those, the most one team's jobs hold while another team's job waits
+  // for a slot (a team alone uses them all); 0: half of `workers`, rounded up.
+  int workers_per_team = 0;
   int prefetch = 500;          // claimed jobs held ready for a free worker
   int max_attempts = 3;        // then a job stays `failed`
   int max_payload_bytes = 1 << 20;

@@ -209,6 +209,8 @@ const std::vector<KeySpec>& key_specs() {
        .check = valid_allow_entry},
       {.section = "jobs", .name = "workers", .integer = [](Config& c) -> int& { return c.jobs.workers; },
        .min = 1, .max = 1024},
+      {.section = "jobs", .name = "workers_per_team",
+       .integer = [](Config& c) -> int& { return c.jobs.workers_per_team; }, .min = 0, .max = 1024},
       {.section = "jobs", .name = "max_attempts", .integer = [](Config& c) -> int& { return c.jobs.max_attempts; },
        .min = 1, .max = 1000},
       {.section = "jobs", .name = "prefetch", .integer = [](Config& c) -> int& { return c.jobs.prefetch; },

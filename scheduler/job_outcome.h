@@ -12,6 +12,7 @@ namespace ps::scheduler {
 struct ClaimedJob {
   long long id = 0;
   runtime::InstanceId instance = 0;
+  long long team = 0;  // the instance's team (0: not installed here)
   std::string kind;  // "job", or "task" for runEveryMinute/Hour/Day
   std::string name;
   std::optional<std::string> payload_json;

@@ -22,6 +22,7 @@ JobQueueOptions job_queue_options(const config::Config& config) {
   o.database_url = config.database.url;
   o.worker_id = make_worker_id();
   o.workers = config.jobs.workers;
+  o.workers_per_team = config.jobs.workers_per_team;
   o.prefetch = config.jobs.prefetch;
   o.poll_interval = std::chrono::milliseconds(config.jobs.poll_interval_ms);
   o.lease = std::chrono::milliseconds(config.jobs.lease_ms);
@@ -50,6 +51,7 @@ JobQueue::JobQueue(JobQueueOptions options, runtime::AppRegistry& registry, metr
   w.database_url = options_.database_url;
   w.worker_id = options_.worker_id;
   w.slots = options_.workers;
+  w.slots_per_team = options_.workers_per_team > 0 ? options_.workers_per_team : (options_.workers + 1) / 2;
   w.prefetch = options_.prefetch;
   w.poll_interval = options_.poll_interval;
   w.lease = options_.lease;

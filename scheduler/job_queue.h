@@ -31,6 +31,7 @@ struct JobQueueOptions {
   std::string database_url;
   std::string worker_id;  // this daemon, in jobs.locked_by
   int workers = 4;
+  int workers_per_team = 0;  // 0: half of `workers`, rounded up (see WorkerOptions::slots_per_team)
   int prefetch = 500;
   std::chrono::milliseconds poll_interval{5000};
   std::chrono::milliseconds lease{30000};

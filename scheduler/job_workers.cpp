@@ -131,6 +131,7 @@ int JobWorkers::claim(int wanted, bool* more) {
       job.max_attempts = row[6].as<int>();
       job.lag_seconds = row[7].as<double>();
       job.claimed_at = claimed_at;
+      if (auto instance = registry_.find(job.instance)) job.team = instance->team_id();
       share = row[8].as<int>();
       jobs.push_back(std::move(job));
     }
@@ -181,9 +182,17 @@ void JobWorkers::pump() {
       std::lock_guard lock(mutex_);
       // Once stopping, claimed jobs wait in local_ for the release.
       if (stopping_ || running_ >= options_.slots || local_.empty()) break;
-      job = std::move(local_.front());
-      local_.pop_front();
+      // The first job whose team is under its share of the slots; if every
+      // waiting job's team is at it, the first job anyway (no slot idles).
+      auto next = std::find_if(local_.begin(), local_.end(), [this](const ClaimedJob& waiting) {
+        auto it = running_by_team_.find(waiting.team);
+        return it == running_by_team_.end() || it->second < options_.slots_per_team;
+      });
+      if (next == local_.end()) next = local_.begin();
+      job = std::move(*next);
+      local_.erase(next);
       ++running_;
+      ++running_by_team_[job.team];
     }
     dispatch(std::move(job));
   }
@@ -256,6 +265,9 @@ void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcom
     std::lock_guard lock(mutex_);
     held_.erase(job.id);
     --running_;
+    if (auto it = running_by_team_.find(job.team); it != running_by_team_.end() && --it->second == 0) {
+      running_by_team_.erase(it);
+    }
     if (maybe_more_) due_now_ = true;
   }
   pump();

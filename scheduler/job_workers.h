@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -33,6 +34,9 @@ struct WorkerOptions {
   std::string database_url;
   std::string worker_id;
   int slots = 4;      // jobs running at once
+  // Slots one team's jobs may hold while another team's job waits for one
+  // (a team alone may use them all).
+  int slots_per_team = 2;
   int prefetch = 500; // claimed jobs waiting here for a slot (no round trip per job)
   std::chrono::milliseconds poll_interval{5000};
   std::chrono::milliseconds lease{30000};
@@ -80,6 +84,7 @@ class JobWorkers {
   std::condition_variable wake_;
   std::condition_variable idle_;
   int running_ = 0;
+  std::map<long long, int> running_by_team_;
   std::deque<ClaimedJob> local_;  // claimed, waiting for a slot
   std::set<long long> held_;      // claimed, not finished (waiting or running)
   bool claiming_ = false;         // a claim transaction is under way

@@ -327,3 +327,27 @@ TEST_CASE("queue: claims are shared between instances, so one instance's backlog
   CHECK(left > 250);
   CHECK(h->wait_for("SELECT count(*) FROM jobs", "0", 60s) == "0");
 }
+
+TEST_CASE("queue: past jobs.workers_per_team a team's long jobs let another team's job take the next free slot",
+          "[jobs][queue][fair]") {
+  auto h = RuntimeHarness::with_jobs();
+  h->queue_options().workers = 2;
+  h->queue_options().workers_per_team = 1;
+  h->queue_options().poll_interval = 200ms;
+  // A second a job: team 2's job is claimed long before the first slot frees.
+  auto app = h->write_app("long", {{"index.js", "export const jobs = { slow: () => new Promise((r) => setTimeout(r, 1000)) }\n"}});
+  h->load({RuntimeHarness::entry(app, {1, 2})});
+  auto first = h->query("SELECT id FROM app_instances WHERE team_id = 1");
+  auto second = h->query("SELECT id FROM app_instances WHERE team_id = 2");
+  h->query("INSERT INTO jobs (instance_id, name, payload, max_attempts) SELECT " + first +
+           ", 'slow', 'null', 3 FROM generate_series(1, 6) RETURNING 1");
+  // Alone, team 1 takes both slots (its six jobs are claimed at once; two run).
+  CHECK(h->wait_for("SELECT count(*) FROM jobs WHERE state = 'running'", "6") == "6");
+  h->query("INSERT INTO jobs (instance_id, name, payload, max_attempts) VALUES (" + second +
+           ", 'slow', 'null', 3) RETURNING 1");
+  h->query("SELECT pg_notify('plugin_server_jobs', '0')");
+  // Team 2's job takes the first slot that frees; in claim order it would wait for all six.
+  CHECK(h->wait_for("SELECT count(*) FROM jobs WHERE instance_id = " + second, "0") == "0");
+  CHECK(std::stoi(h->query("SELECT count(*) FROM jobs WHERE instance_id = " + first)) >= 2);
+  CHECK(h->wait_for("SELECT count(*) FROM jobs", "0", 30s) == "0");
+}

@@ -304,3 +304,39 @@ TEST_CASE("posthog.api: a team's own key lifts the project rule, and another hos
   CHECK(out[2]["authorization"] == "Bearer phx_own");
   CHECK(out[2]["query"] == "token=phc_own");
 }
+
+TEST_CASE("posthog.capture: hostile input is refused with a clear error, nothing reaches the broker",
+          "[runtime][posthog][kafka][hostile]") {
+  auto options = RuntimeHarness::fast_options();
+  options.max_capture_bytes = 10000;
+  options.max_event_depth = 32;
+  CaptureRig rig({"in:1"}, options);
+  auto& h = *rig.h;
+  h.load({RuntimeHarness::entry(h.write_app("hostile", {{"index.js", R"(
+    export async function processEvent(e) {
+      let deep = {}
+      for (let i = 0; i < 100; i++) deep = { deep }
+      const tries = {
+        big: () => posthog.capture('big', { blob: 'x'.repeat(20000) }),
+        deep: () => posthog.capture('deep', { deep }),
+        getter: () => posthog.capture('getter', { get boom() { throw new Error('from a getter') } }),
+        cyclic: () => { const o = {}; o.o = o; return posthog.capture('cyclic', o) },
+        bigint: () => posthog.capture('bigint', { n: 1n }),
+      }
+      const out = {}
+      for (const [name, attempt] of Object.entries(tries)) {
+        try { await attempt(); out[name] = 'sent' } catch (err) { out[name] = err.name + ': ' + err.message }
+      }
+      e.properties.out = out
+      return e
+    })"}}),
+                                {3})});
+  auto out = h.run_chain(3, R"({"event":"e","team_id":3,"properties":{}})")["event"]["properties"]["out"];
+  CHECK(out["big"].get<std::string>().find("RangeError: posthog.capture: the event is ") == 0);
+  CHECK(out["big"].get<std::string>().find("over the limit of 10000 (kafka.max_message_bytes)") != std::string::npos);
+  CHECK(out["deep"].get<std::string>().find("TypeError: posthog.capture: the event is not a JSON object: ") == 0);
+  CHECK(out["getter"] == "Error: from a getter");
+  CHECK(out["cyclic"].get<std::string>().rfind("TypeError: ", 0) == 0);
+  CHECK(out["bigint"].get<std::string>().rfind("TypeError: ", 0) == 0);
+  CHECK(rig.capture_metrics.render().find("plugin_server_capture_produced_total 0") != std::string::npos);
+}
