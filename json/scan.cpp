@@ -281,4 +281,33 @@ std::optional<TopLevelFields> scan_top_level(std::string_view text, const ScanOp
   return fields;
 }
 
+std::optional<std::size_t> top_level_array_length(std::string_view text) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t i = 0;
+  while (i < text.size() && is_space(text[i])) ++i;
+  if (i == text.size() || text[i] != '[') return std::nullopt;
+  std::size_t depth = 0, commas = 0;
+  bool in_string = false, escaped = false, any = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      if (--depth == 0) break;
+    } else if (c == ',' && depth == 1) {
+      ++commas;
+    }
+    if (depth >= 1 && !is_space(c) && !(depth == 1 && (c == '[' || c == ','))) any = true;
+  }
+  return any ? commas + 1 : 0;
+}
+
 }  // namespace ps::json

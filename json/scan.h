@@ -52,4 +52,9 @@ struct ScanOptions {
 std::optional<TopLevelFields> scan_top_level(std::string_view text, const ScanOptions& options = {},
                                              std::string* error = nullptr);
 
+// How many elements the top-level array of `text` holds, for a text that
+// is known to be valid JSON (one the daemon wrote, or Postgres returned): a
+// byte scan, no validation. nullopt when the text is not an array.
+std::optional<std::size_t> top_level_array_length(std::string_view text);
+
 }  // namespace ps::json

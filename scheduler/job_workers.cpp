@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "db/error_text.h"
+#include "json/scan.h"
 #include "metrics/registry.h"
 #include "runtime/app_registry.h"
 #include "scheduler/backoff.h"
@@ -252,6 +253,10 @@ void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcom
     metrics_.counter("plugin_server_export_batches_total", "exportEvents batches by what became of them.",
                      {{"app", app}, {"result", result}})
         .inc();
+    auto events = json::top_level_array_length(job.payload_json.value_or("[]")).value_or(0);
+    metrics_.counter("plugin_server_export_events_total", "Events for exportEvents, by what became of them.",
+                     {{"app", app}, {"result", result}})
+        .inc(static_cast<double>(events));
   }
   if (outcome.verdict == Verdict::Failed || outcome.verdict == Verdict::Discarded) {
     spdlog::warn("jobs: {} {} of {} {}: {}", job.kind, job.name, app,

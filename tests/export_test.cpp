@@ -138,6 +138,7 @@ TEST_CASE("exportEvents: batches by size, then by time, in ingestion order, skip
   CHECK(rig.metric(R"(plugin_server_export_batches_total{app="exporter",result="stored"})") == 4);
   h.wait_for("SELECT count(*) FROM jobs WHERE kind = 'export'", "0");
   CHECK(rig.metric(R"(plugin_server_export_batches_total{app="exporter",result="exported"})") == 4);
+  CHECK(rig.metric(R"(plugin_server_export_events_total{app="exporter",result="exported"})") == 10);
 }
 
 TEST_CASE("exportEvents: the events' offsets wait for their batch to be stored, which shutdown does",
@@ -179,6 +180,8 @@ TEST_CASE("exportEvents: a batch that keeps failing is retried with the queue's 
   CHECK(h.query("SELECT jsonb_array_length(payload) FROM jobs WHERE kind = 'export'") == "2");
   CHECK(rig.metric(R"(plugin_server_export_batches_total{app="exporter",result="retried"})") == 2);
   CHECK(rig.metric(R"(plugin_server_export_batches_total{app="exporter",result="failed"})") == 1);
+  CHECK(rig.metric(R"(plugin_server_export_events_total{app="exporter",result="retried"})") == 4);
+  CHECK(rig.metric(R"(plugin_server_export_events_total{app="exporter",result="failed"})") == 2);
 }
 
 TEST_CASE("exportEvents: a full in-flight window stores the buffers at once instead of waiting for their time",

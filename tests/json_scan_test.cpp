@@ -163,3 +163,14 @@ TEST_CASE("json scan: thousands of mutated events agree with nlohmann", "[ingest
   CHECK(valid > 300);
   CHECK(valid < 5700);
 }
+
+TEST_CASE("json: the length of a top-level array, by a byte scan that minds strings and nesting", "[json]") {
+  using ps::json::top_level_array_length;
+  CHECK(top_level_array_length("[]") == 0u);
+  CHECK(top_level_array_length(" [ ] ") == 0u);
+  CHECK(top_level_array_length("[1]") == 1u);
+  CHECK(top_level_array_length(R"([{"a": [1, 2, {"b": ","}]}, "x,y", [[]], null])") == 4u);
+  CHECK(top_level_array_length(R"(["a\"],", "b"])") == 2u);
+  CHECK(top_level_array_length(R"({"a": [1, 2]})") == std::nullopt);
+  CHECK(top_level_array_length("") == std::nullopt);
+}
