@@ -18,6 +18,7 @@
 #include "db/migrations.h"
 #include "db/pool.h"
 #include "bench/cpu_time.h"
+#include "bench/pipeline_options.h"
 #include "ingestion/event_pipeline.h"
 #include "metrics/registry.h"
 #include "runtime/app_runtime.h"
@@ -73,14 +74,8 @@ int run(const std::string& bootstrap, const std::string& input, const std::strin
   queue_options.worker_id = ps::scheduler::make_worker_id();
   ps::scheduler::JobQueue queue(queue_options, runtime.registry(), metrics);
 
-  ps::ingestion::PipelineOptions o;
-  o.brokers = bootstrap;
-  o.group_id = "bench-" + output;
-  o.input_topic = input;
-  o.output_topic = output;
-  o.dlq_topic = output + "-dlq";
-  o.session_timeout_ms = 6000;
-  ps::ingestion::EventPipeline pipeline(o, runtime.chain(), metrics);
+  ps::ingestion::EventPipeline pipeline(ps::bench::pipeline_options(bootstrap, input, output), runtime.chain(),
+                                        metrics);
   bool exports = false;
   for (const auto& instance : runtime.registry().all()) exports |= instance->exports().has("exportEvents");
   while (total(metrics, "plugin_server_ingestion_consumed_total") < 1) {

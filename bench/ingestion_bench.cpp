@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench/cpu_time.h"
+#include "bench/pipeline_options.h"
 #include "ingestion/event_pipeline.h"
 #include "ingestion/kafka_config.h"
 #include "metrics/registry.h"
@@ -78,14 +79,8 @@ int run(const std::string& bootstrap, const std::string& input, const std::strin
   }
   runtime.load(entries);
 
-  ps::ingestion::PipelineOptions o;
-  o.brokers = bootstrap;
-  o.group_id = "bench-" + output;
-  o.input_topic = input;
-  o.output_topic = output;
-  o.dlq_topic = output + "-dlq";
-  o.session_timeout_ms = 6000;
-  ps::ingestion::EventPipeline pipeline(o, runtime.chain(), metrics);
+  ps::ingestion::EventPipeline pipeline(ps::bench::pipeline_options(bootstrap, input, output), runtime.chain(),
+                                        metrics);
   // Polled every millisecond: finer would cost the pipeline CPU, coarser precision.
   while (counter(metrics, "plugin_server_ingestion_consumed_total") < 1) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/pipeline_options.h"
 #include "ingestion/event_pipeline.h"
 #include "ingestion/kafka_config.h"
 #include "metrics/registry.h"
@@ -81,14 +82,8 @@ int run(const std::string& bootstrap, const std::string& input, const std::strin
   if (neighbour.find("hello") != std::string::npos) neighbour_entry.config = {{"greeting", "hi"}};
   runtime.load({good_entry, neighbour_entry});
 
-  ps::ingestion::PipelineOptions o;
-  o.brokers = bootstrap;
-  o.group_id = "bench-" + output;
-  o.input_topic = input;
-  o.output_topic = output;
-  o.dlq_topic = output + "-dlq";
-  o.session_timeout_ms = 6000;
-  ps::ingestion::EventPipeline pipeline(o, runtime.chain(), metrics);
+  ps::ingestion::EventPipeline pipeline(ps::bench::pipeline_options(bootstrap, input, output), runtime.chain(),
+                                        metrics);
 
   // The output, read from its start in a group of its own.
   auto conf = client_conf(bootstrap);

@@ -21,10 +21,15 @@ constexpr std::size_t kFramingRoom = 64 * 1024;
 
 }  // namespace
 
-std::optional<int> parse_capture_hops(std::string_view value) {
+int capture_hops_of(RdKafka::Message& message) {
+  auto* headers = message.headers();
+  if (!headers) return 0;
+  auto header = headers->get_last(kCaptureHopsHeader);
+  if (header.err() != RdKafka::ERR_NO_ERROR) return 0;
+  std::string_view value(static_cast<const char*>(header.value()), header.value_size());
   int hops = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), hops);
-  if (error != std::errc() || end != value.data() + value.size() || hops < 0 || hops > 1000) return std::nullopt;
+  if (error != std::errc() || end != value.data() + value.size() || hops < 0 || hops > 1000) return 1000;
   return hops;
 }
 

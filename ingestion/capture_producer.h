@@ -9,10 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "runtime/host_services.h"
 
+namespace RdKafka {
+class Message;
+}
 namespace ps::metrics {
 class Registry;
 }
@@ -22,8 +24,10 @@ namespace ps::ingestion {
 // The message header that says how many captures in a row led to an event.
 inline constexpr const char* kCaptureHopsHeader = "plugin-server-capture-hops";
 
-// A header value as a hop count: nullopt unless it is a number from 0 to 1000.
-std::optional<int> parse_capture_hops(std::string_view value);
+// The hop count a consumed message carries: 0 without the header; an
+// unreadable one counts as the most (1000), so a loop cannot hide behind a
+// damaged header.
+int capture_hops_of(RdKafka::Message& message);
 
 struct CaptureOptions {
   std::string brokers;

@@ -21,24 +21,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// An input message's offset settles once every part of its work is done:
-// its output acknowledged and its export batches stored (a processed event),
-// or its dead letter acknowledged.
+// An input message, and the parts of its work still to do: its offset
+// settles once its output is acknowledged and, for a processed event, its
+// onEvent calls settled and its export batches stored; or once its dead
+// letter is acknowledged.
 struct Settlement {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  int generation = 0;
-  Clock::time_point consumed_at;
-  std::atomic<int> parts{1};
+  Settlement(int32_t p, int64_t o, int g, Clock::time_point at, int n)
+      : partition(p), offset(o), generation(g), consumed_at(at), parts(n) {}
+  const int32_t partition;
+  const int64_t offset;
+  const int generation;
+  const Clock::time_point consumed_at;
+  std::atomic<int> parts;
 };
 
 // Travels with a produced message until its delivery report, so a failed
 // delivery can be sent again and a delivered one settles its input offset.
 struct Ticket {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  int generation = 0;
-  Clock::time_point consumed_at;
   const std::string* topic = nullptr;
   std::string key;
   std::string value;
@@ -47,8 +46,8 @@ struct Ticket {
   // An output's input message, dead-lettered if the output is refused.
   std::shared_ptr<const std::string> source;
   std::string source_key;
-  // Released when the message is acknowledged (or given up on); shared with
-  // the dead letter that replaces a refused output.
+  // Its input message; released when the message is acknowledged (or given
+  // up on), and shared with the dead letter that replaces a refused output.
   std::shared_ptr<Settlement> settlement;
 };
 
@@ -233,8 +232,8 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     if (auto* dead = std::get_if<DeadLetter>(&parsed)) {
       auto generation = in_flight.track(msg.partition(), msg.offset());
       if (!generation) return;  // not ours any more
-      produce(dead_letter(msg.partition(), msg.offset(), *generation, now, std::string(bytes), std::move(source_key),
-                          dead->reason));
+      produce(dead_letter(std::make_shared<Settlement>(msg.partition(), msg.offset(), *generation, now, 1),
+                          std::string(bytes), std::move(source_key), dead->reason));
     } else {
       auto& event = std::get<ParsedEvent>(parsed);
       event.capture_hops = capture_hops_of(msg);
@@ -246,36 +245,22 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     in_flight_gauge.set(static_cast<double>(in_flight.count()));
   }
 
-  // An unreadable hop count is counted as the most: a loop cannot hide
-  // behind a damaged header.
-  static int capture_hops_of(RdKafka::Message& msg) {
-    auto* list = msg.headers();
-    if (!list) return 0;
-    auto header = list->get_last(kCaptureHopsHeader);
-    if (header.err() != RdKafka::ERR_NO_ERROR) return 0;
-    auto hops = parse_capture_hops(std::string_view(static_cast<const char*>(header.value()), header.value_size()));
-    return hops.value_or(1000);
-  }
-
-  // The dead letter for the input message at `offset`: the message as it
-  // was (cut to kafka.max_message_bytes, which the header then says), its
-  // key, and where it came from.
-  std::unique_ptr<Ticket> dead_letter(int32_t partition, int64_t offset, int generation, Clock::time_point consumed_at,
-                                      std::string value, std::string key, const std::string& reason,
-                                      std::shared_ptr<Settlement> settlement = nullptr) {
+  // The dead letter for an input message: the message as it was (cut to
+  // kafka.max_message_bytes, which the header then says), its key, and
+  // where it came from.
+  std::unique_ptr<Ticket> dead_letter(std::shared_ptr<Settlement> input, std::string value, std::string key,
+                                      const std::string& reason) {
     std::vector<std::pair<std::string, std::string>> headers = {
         {"dlq-reason", reason},
         {"dlq-source-topic", opt.input_topic},
-        {"dlq-source-partition", std::to_string(partition)},
-        {"dlq-source-offset", std::to_string(offset)}};
+        {"dlq-source-partition", std::to_string(input->partition)},
+        {"dlq-source-offset", std::to_string(input->offset)}};
     if (value.size() > opt.max_message_bytes) {
       headers.emplace_back("dlq-truncated-from-bytes", std::to_string(value.size()));
       value.resize(opt.max_message_bytes);
     }
-    return std::make_unique<Ticket>(Ticket{partition, offset, generation, consumed_at, &opt.dlq_topic, std::move(key),
-                                           std::move(value), std::move(headers), true, nullptr, {},
-                                           settlement ? std::move(settlement)
-                                                      : settlement_for(partition, offset, generation, consumed_at)});
+    return std::make_unique<Ticket>(Ticket{&opt.dlq_topic, std::move(key), std::move(value), std::move(headers), true,
+                                           nullptr, {}, std::move(input)});
   }
 
   // Bounded work: at kafka.max_in_flight unsettled messages the consumer
@@ -387,27 +372,25 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     if (!r.failed.empty()) failed_in_app.inc();
     if (!r.event) {
       dropped.inc();
-      settle(e.partition, e.offset, e.generation, e.consumed_at);
+      settle(Settlement(e.partition, e.offset, e.generation, e.consumed_at, 0));
     } else if (r.event->size() > opt.max_message_bytes) {
       refused_outputs.inc();
-      produce(dead_letter(e.partition, e.offset, e.generation, e.consumed_at, *e.source, e.source_key,
+      produce(dead_letter(std::make_shared<Settlement>(e.partition, e.offset, e.generation, e.consumed_at, 1),
+                          *e.source, e.source_key,
                           "the processed event is " + std::to_string(r.event->size()) +
                               " bytes, over kafka.max_message_bytes (" + std::to_string(opt.max_message_bytes) + ")"));
     } else {
       // Three parts: the output's acknowledgement, the onEvent calls
       // settling, and the exports' storing. Until all are done the event
       // counts in flight: bounded, and read again after a crash.
-      auto settlement = settlement_for(e.partition, e.offset, e.generation, e.consumed_at);
-      settlement->parts = 3;
+      auto settlement = std::make_shared<Settlement>(e.partition, e.offset, e.generation, e.consumed_at, 3);
       auto part_done = [weak = weak_from_this(), settlement] {
         if (auto self = weak.lock()) self->release(settlement);
       };
       chain.on_event(e.event.team_id, *r.event, e.event.capture_hops, part_done);
       chain.export_event(e.event.team_id, *r.event, part_done);
-      auto ticket = std::make_unique<Ticket>(Ticket{e.partition, e.offset, e.generation, e.consumed_at,
-                                                    &opt.output_topic, e.key, std::move(*r.event), {}, false, e.source,
-                                                    e.source_key, settlement});
-      produce(std::move(ticket));
+      produce(std::make_unique<Ticket>(
+          Ticket{&opt.output_topic, e.key, std::move(*r.event), {}, false, e.source, e.source_key, settlement}));
     }
     if (auto next = in_flight.key_done(e.partition, e.generation, e.key)) run(std::move(*next));
   }
@@ -484,15 +467,14 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     if (!ticket->dead_letter) {
       refused_outputs.inc();
       spdlog::warn("ingestion: the output of {}[{}]@{} was refused ({}); dead-lettering its input", opt.input_topic,
-                   ticket->partition, ticket->offset, why);
-      produce(dead_letter(ticket->partition, ticket->offset, ticket->generation, ticket->consumed_at,
-                          ticket->source ? *ticket->source : std::string(), ticket->source_key,
-                          "the processed event was refused: " + why, std::move(ticket->settlement)));
+                   ticket->settlement->partition, ticket->settlement->offset, why);
+      produce(dead_letter(std::move(ticket->settlement), ticket->source ? *ticket->source : std::string(),
+                          ticket->source_key, "the processed event was refused: " + why));
       return;
     }
     lost_dead_letters.inc();
     spdlog::error("ingestion: the dead letter for {}[{}]@{} was refused ({}); the message is skipped",
-                  opt.input_topic, ticket->partition, ticket->offset, why);
+                  opt.input_topic, ticket->settlement->partition, ticket->settlement->offset, why);
     release(ticket->settlement);
   }
 
@@ -512,24 +494,14 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     release(ticket->settlement);
   }
 
-  std::shared_ptr<Settlement> settlement_for(int32_t partition, int64_t offset, int generation,
-                                             Clock::time_point consumed_at) {
-    auto s = std::make_shared<Settlement>();
-    s->partition = partition;
-    s->offset = offset;
-    s->generation = generation;
-    s->consumed_at = consumed_at;
-    return s;
-  }
-
   // One part of a message's work is done; the last one settles it.
   void release(const std::shared_ptr<Settlement>& s) {
-    if (--s->parts == 0) settle(s->partition, s->offset, s->generation, s->consumed_at);
+    if (--s->parts == 0) settle(*s);
   }
 
-  void settle(int32_t partition, int64_t offset, int generation, Clock::time_point consumed_at) {
-    latency.observe(std::chrono::duration<double>(Clock::now() - consumed_at).count());
-    in_flight.settle(partition, offset, generation);
+  void settle(const Settlement& s) {
+    latency.observe(std::chrono::duration<double>(Clock::now() - s.consumed_at).count());
+    in_flight.settle(s.partition, s.offset, s.generation);
     in_flight_gauge.set(static_cast<double>(in_flight.count()));
   }
 

@@ -122,6 +122,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   void replace_sandbox();
   void log(const std::string& level, const std::string& text);
   void store_export_batch(std::shared_ptr<ExportBatch> batch, int attempt);
+  // On the instance's thread: split it, give it up, or store it again later.
+  void export_batch_not_stored(std::shared_ptr<ExportBatch> batch, int attempt, const std::string& error);
   void take_export_batch();
 
   InstanceSettings settings_;

@@ -14,6 +14,7 @@
 #include "metrics/registry.h"
 #include "runtime/app_instance.h"
 #include "runtime/executor.h"
+#include "runtime/export_metrics.h"
 
 namespace ps::runtime {
 
@@ -32,7 +33,6 @@ void AppInstance::export_event(std::string event_json, std::function<void()> dur
                                 durable = std::move(durable)]() mutable {
     if (!self->exports_.has("exportEvents")) return durable();
     auto& m = *self->env_.metrics;
-    const metrics::Labels app = {{"app", self->name()}};
     if (!self->export_buffer_) {
       auto config = nlohmann::json::parse(self->settings_.config_json, nullptr, false);
       self->export_buffer_ = std::make_unique<ExportBuffer>(ExportSettings::from_config(config));
@@ -43,16 +43,11 @@ void AppInstance::export_event(std::string event_json, std::function<void()> dur
     auto& buffer = *self->export_buffer_;
     bool was_empty = buffer.empty();
     if (buffer.ignores(name)) {
-      m.counter("plugin_server_export_events_total", "Events for exportEvents, by what became of them.",
-                {{"app", self->name()}, {"result", "ignored"}})
-          .inc();
+      export_events_counter(m, self->name(), "ignored").inc();
       return durable();
     }
-    auto bytes = event.size();
+    add_to_export_buffers(m, self->name(), 1, static_cast<double>(event.size()));
     buffer.add(std::move(event), std::move(durable));
-    m.gauge("plugin_server_export_buffer_events", "Events waiting in export buffers.", app).add(1);
-    m.gauge("plugin_server_export_buffer_bytes", "Bytes of events waiting in export buffers.", app)
-        .add(static_cast<double>(bytes));
     if (buffer.full()) return self->take_export_batch();
     if (was_empty) {
       std::weak_ptr<AppInstance> weak = self;
@@ -74,28 +69,20 @@ void AppInstance::take_export_batch() {
   ++export_batches_;
   auto batch = std::make_shared<ExportBatch>(export_buffer_->take());
   auto& m = *env_.metrics;
-  const metrics::Labels app = {{"app", name()}};
-  m.gauge("plugin_server_export_buffer_events", "Events waiting in export buffers.", app)
-      .add(-static_cast<double>(batch->events.size()));
-  m.gauge("plugin_server_export_buffer_bytes", "Bytes of events waiting in export buffers.", app)
-      .add(-static_cast<double>(batch->bytes()));
+  add_to_export_buffers(m, name(), -static_cast<double>(batch->events.size()), -static_cast<double>(batch->bytes()));
   m.histogram("plugin_server_export_batch_age_seconds", "How long a batch's first event waited in the buffer.",
-              metrics::duration_buckets(), app)
+              metrics::duration_buckets(), {{"app", name()}})
       .observe(std::chrono::duration<double>(ExportBuffer::Clock::now() - batch->first_added).count());
   store_export_batch(std::move(batch), 1);
 }
 
 void AppInstance::store_export_batch(std::shared_ptr<ExportBatch> batch, int attempt) {
   auto& m = *env_.metrics;
-  auto events_counter = [&m, this](const char* result) -> metrics::Counter& {
-    return m.counter("plugin_server_export_events_total", "Events for exportEvents, by what became of them.",
-                     {{"app", name()}, {"result", result}});
-  };
   if (!env_.host.jobs) {
     // Only without a job queue (some tools and tests): said and counted.
     log("error", "exportEvents cannot run: this daemon has no job queue; " + std::to_string(batch->events.size()) +
                      " event(s) not exported");
-    events_counter("not_exported").inc(static_cast<double>(batch->events.size()));
+    export_events_counter(m, name(), "not_exported").inc(static_cast<double>(batch->events.size()));
     for (auto& durable : batch->durable) durable();
     return;
   }
@@ -109,50 +96,45 @@ void AppInstance::store_export_batch(std::shared_ptr<ExportBatch> batch, int att
   std::weak_ptr<AppInstance> weak = weak_from_this();
   env_.host.jobs->enqueue(std::move(job), [weak, batch, attempt, &m, app = name()](std::optional<std::string> error) {
     if (!error) {
-      m.counter("plugin_server_export_batches_total", "exportEvents batches by what became of them.",
-                {{"app", app}, {"result", "stored"}})
-          .inc();
-      m.counter("plugin_server_export_events_total", "Events for exportEvents, by what became of them.",
-                {{"app", app}, {"result", "stored"}})
-          .inc(static_cast<double>(batch->events.size()));
+      export_batches_counter(m, app, "stored").inc();
+      export_events_counter(m, app, "stored").inc(static_cast<double>(batch->events.size()));
       for (auto& durable : batch->durable) durable();
       return;
     }
     // Not stored: the instance decides what next, on its thread. Gone, it
     // leaves the events unsettled, to be read again.
-    auto instance = weak.lock();
-    if (!instance) return;
-    instance->env_.executor->post(instance->thread_, [weak, batch, attempt, error = *error] {
-      auto self = weak.lock();
-      if (!self) return;
-      if (error.rfind(kUnstorablePayload, 0) == 0) {
-        if (batch->events.size() > 1) {
-          // One event Postgres cannot hold must not keep the rest from export.
-          for (std::size_t i = 0; i < batch->events.size(); ++i) {
-            auto single = std::make_shared<ExportBatch>();
-            single->events.push_back(std::move(batch->events[i]));
-            single->durable.push_back(std::move(batch->durable[i]));
-            single->first_added = batch->first_added;
-            self->store_export_batch(std::move(single), 1);
-          }
-          return;
-        }
-        self->log("error", "an event cannot be exported: " + error);
-        self->env_.metrics
-            ->counter("plugin_server_export_events_total", "Events for exportEvents, by what became of them.",
-                      {{"app", self->name()}, {"result", "unstorable"}})
-            .inc();
-        for (auto& durable : batch->durable) durable();
-        return;
-      }
-      auto delay = store_retry_delay(attempt);
-      self->log("warn", "could not store an export batch of " + std::to_string(batch->events.size()) +
-                            " event(s) (attempt " + std::to_string(attempt) + "), trying again in " +
-                            std::to_string(delay.count()) + " ms: " + error);
-      self->env_.executor->post_after(delay, self->thread_, [weak, batch, attempt] {
-        if (auto again = weak.lock()) again->store_export_batch(batch, attempt + 1);
+    if (auto instance = weak.lock()) {
+      instance->env_.executor->post(instance->thread_, [weak, batch, attempt, error = *error] {
+        if (auto self = weak.lock()) self->export_batch_not_stored(batch, attempt, error);
       });
-    });
+    }
+  });
+}
+
+void AppInstance::export_batch_not_stored(std::shared_ptr<ExportBatch> batch, int attempt, const std::string& error) {
+  if (error.rfind(kUnstorablePayload, 0) == 0) {
+    if (batch->events.size() > 1) {
+      // One event Postgres cannot hold must not keep the rest from export.
+      for (std::size_t i = 0; i < batch->events.size(); ++i) {
+        auto single = std::make_shared<ExportBatch>();
+        single->events.push_back(std::move(batch->events[i]));
+        single->durable.push_back(std::move(batch->durable[i]));
+        single->first_added = batch->first_added;
+        store_export_batch(std::move(single), 1);
+      }
+      return;
+    }
+    log("error", "an event cannot be exported: " + error);
+    export_events_counter(*env_.metrics, name(), "unstorable").inc();
+    for (auto& durable : batch->durable) durable();
+    return;
+  }
+  auto delay = store_retry_delay(attempt);
+  log("warn", "could not store an export batch of " + std::to_string(batch->events.size()) + " event(s) (attempt " +
+                  std::to_string(attempt) + "), trying again in " + std::to_string(delay.count()) + " ms: " + error);
+  std::weak_ptr<AppInstance> weak = weak_from_this();
+  env_.executor->post_after(delay, thread_, [weak, batch, attempt] {
+    if (auto again = weak.lock()) again->store_export_batch(batch, attempt + 1);
   });
 }
 

@@ -77,6 +77,13 @@ struct AllDone {
   }
 };
 
+// The instances among `instances` whose app exports `hook`.
+std::vector<std::shared_ptr<AppInstance>> with_hook(std::vector<std::shared_ptr<AppInstance>> instances,
+                                                    const char* hook) {
+  std::erase_if(instances, [hook](const auto& instance) { return !instance->exports().has(hook); });
+  return instances;
+}
+
 std::shared_ptr<AllDone> all_done(std::size_t count, std::function<void()> done) {
   auto waiting = std::make_shared<AllDone>();
   waiting->left = count;
@@ -88,10 +95,7 @@ std::shared_ptr<AllDone> all_done(std::size_t count, std::function<void()> done)
 
 void EventChain::on_event(long long team_id, const std::string& event_json, int capture_hops,
                           std::function<void()> settled) const {
-  std::vector<std::shared_ptr<AppInstance>> listeners;
-  for (auto& instance : registry_.for_team(team_id)) {
-    if (instance->exports().has("onEvent")) listeners.push_back(std::move(instance));
-  }
+  auto listeners = with_hook(registry_.for_team(team_id), "onEvent");
   if (listeners.empty()) return settled();
   auto waiting = all_done(listeners.size(), std::move(settled));
   for (auto& instance : listeners) {
@@ -100,19 +104,14 @@ void EventChain::on_event(long long team_id, const std::string& event_json, int 
 }
 
 void EventChain::export_event(long long team_id, const std::string& event_json, std::function<void()> durable) const {
-  std::vector<std::shared_ptr<AppInstance>> exporters;
-  for (auto& instance : registry_.for_team(team_id)) {
-    if (instance->exports().has("exportEvents")) exporters.push_back(std::move(instance));
-  }
+  auto exporters = with_hook(registry_.for_team(team_id), "exportEvents");
   if (exporters.empty()) return durable();
   auto waiting = all_done(exporters.size(), std::move(durable));
   for (auto& instance : exporters) instance->export_event(event_json, [waiting] { waiting->one(); });
 }
 
 void EventChain::flush_exports() const {
-  for (const auto& instance : registry_.all()) {
-    if (instance->exports().has("exportEvents")) instance->flush_exports();
-  }
+  for (const auto& instance : with_hook(registry_.all(), "exportEvents")) instance->flush_exports();
 }
 
 std::future<ChainResult> EventChain::process(long long team_id, std::string event_json) const {

@@ -10,6 +10,7 @@
 #include "json/scan.h"
 #include "metrics/registry.h"
 #include "runtime/app_registry.h"
+#include "runtime/export_metrics.h"
 #include "scheduler/backoff.h"
 #include "scheduler/completer.h"
 #include "scheduler/sql.h"
@@ -250,13 +251,9 @@ void JobWorkers::finish(const ClaimedJob& job, const std::string& app, JobOutcom
                          : outcome.verdict == Verdict::Retry   ? "retried"
                          : outcome.verdict == Verdict::Failed  ? "failed"
                                                                : "discarded";
-    metrics_.counter("plugin_server_export_batches_total", "exportEvents batches by what became of them.",
-                     {{"app", app}, {"result", result}})
-        .inc();
+    runtime::export_batches_counter(metrics_, app, result).inc();
     auto events = json::top_level_array_length(job.payload_json.value_or("[]")).value_or(0);
-    metrics_.counter("plugin_server_export_events_total", "Events for exportEvents, by what became of them.",
-                     {{"app", app}, {"result", result}})
-        .inc(static_cast<double>(events));
+    runtime::export_events_counter(metrics_, app, result).inc(static_cast<double>(events));
   }
   if (outcome.verdict == Verdict::Failed || outcome.verdict == Verdict::Discarded) {
     spdlog::warn("jobs: {} {} of {} {}: {}", job.kind, job.name, app,
