@@ -2,10 +2,14 @@
 // (bench/noisy-neighbour runs it):
 //
 //   bench-noisy-neighbour BOOTSTRAP INPUT OUTPUT GOOD_APP NEIGHBOUR_APP SECONDS GOOD_RATE NEIGHBOUR_RATE
+//                         [THREADS [PROTECTED]]
 //     Team 1 runs GOOD_APP, team 2 NEIGHBOUR_APP, with the daemon's default
-//     runtime settings. For SECONDS, events of both teams are produced at
-//     their rates (per second) into INPUT; the output is read back and, for
-//     team 1's events, the latency from production to the output is taken.
+//     settings but for THREADS JS threads (0: the default) and, with
+//     PROTECTED 0, without the team shares of the window and app health
+//     (what the daemon did before them). For SECONDS, events of both teams
+//     are produced at their rates (per second) into INPUT; the output is
+//     read back and, for team 1's events, the latency from production to
+//     the output is taken.
 //     Prints "<team 1 events received> <seconds> <p50 ms> <p99 ms>".
 
 #include <algorithm>
@@ -69,10 +73,13 @@ void produce(const std::string& bootstrap, const std::string& topic, int seconds
 }
 
 int run(const std::string& bootstrap, const std::string& input, const std::string& output, const std::string& good,
-        const std::string& neighbour, int seconds, int good_rate, int neighbour_rate) {
+        const std::string& neighbour, int seconds, int good_rate, int neighbour_rate, int threads, bool protect) {
   ps::runtime::Engine engine;
   ps::metrics::Registry metrics;
-  ps::runtime::AppRuntime runtime(ps::runtime::RuntimeOptions{}, nullptr, metrics);
+  auto options = ps::runtime::runtime_options(ps::config::Config{});
+  if (threads > 0) options.threads = threads;
+  options.health.enabled = protect;
+  ps::runtime::AppRuntime runtime(options, nullptr, metrics);
   ps::config::AppConfig good_entry, neighbour_entry;
   good_entry.path = good;
   good_entry.teams = {1};
@@ -82,8 +89,9 @@ int run(const std::string& bootstrap, const std::string& input, const std::strin
   if (neighbour.find("hello") != std::string::npos) neighbour_entry.config = {{"greeting", "hi"}};
   runtime.load({good_entry, neighbour_entry});
 
-  ps::ingestion::EventPipeline pipeline(ps::bench::pipeline_options(bootstrap, input, output), runtime.chain(),
-                                        metrics);
+  auto pipeline_options = ps::bench::pipeline_options(bootstrap, input, output);
+  if (!protect) pipeline_options.max_in_flight_per_team = pipeline_options.max_in_flight;
+  ps::ingestion::EventPipeline pipeline(pipeline_options, runtime.chain(), metrics);
 
   // The output, read from its start in a group of its own.
   auto conf = client_conf(bootstrap);
@@ -137,13 +145,17 @@ int run(const std::string& bootstrap, const std::string& input, const std::strin
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   try {
-    if (argc == 9) {
-      return run(argv[1], argv[2], argv[3], argv[4], argv[5], std::stoi(argv[6]), std::stoi(argv[7]), std::stoi(argv[8]));
+    if (argc >= 9 && argc <= 11) {
+      int threads = argc > 9 ? std::stoi(argv[9]) : 0;
+      bool protect = argc > 10 ? std::stoi(argv[10]) != 0 : true;
+      return run(argv[1], argv[2], argv[3], argv[4], argv[5], std::stoi(argv[6]), std::stoi(argv[7]), std::stoi(argv[8]),
+                 threads, protect);
     }
   } catch (const std::exception& e) {
     std::cerr << "bench-noisy-neighbour: " << e.what() << "\n";
     return 1;
   }
-  std::cerr << "usage: bench-noisy-neighbour BOOTSTRAP INPUT OUTPUT GOOD_APP NEIGHBOUR_APP SECONDS GOOD_RATE NEIGHBOUR_RATE\n";
+  std::cerr << "usage: bench-noisy-neighbour BOOTSTRAP INPUT OUTPUT GOOD_APP NEIGHBOUR_APP SECONDS GOOD_RATE "
+               "NEIGHBOUR_RATE [THREADS [PROTECTED]]\n";
   return 2;
 }

@@ -61,6 +61,8 @@ struct KafkaConfig {
   int max_message_bytes = 1 << 20;  // bigger input messages (and outputs) are dead-lettered
   int max_nesting_depth = 512;      // deeper input messages are dead-lettered, deeper app results refused
   int max_in_flight = 10000;        // consumed, not yet settled; over it, fetching pauses
+  int team_share_percent = 50;      // of max_in_flight, per team; a team's later events are parked
+  int max_parked_mb = 128;          // parked events' memory; over it, fetching pauses
   int session_timeout_ms = 10000;
   int embedded_partitions = 4;      // per topic, for brokers = "embedded"
   int sample_events_per_second = 0; // with brokers = "embedded": produce sample events (development)
@@ -110,6 +112,23 @@ struct JobsConfig {
   int max_queued_per_app = 100000;     // jobs waiting per app instance; more are refused
 };
 
+// The per-instance cost budget that sidelines a misbehaving app (see
+// runtime/app_health.h): seconds of cost, refilled steadily, charged by
+// each call's time on its JS thread, part of its wall time, its error or
+// broken limit.
+struct HealthConfig {
+  std::string mode = "enforce";  // or "off": no instance is ever skipped
+  int budget_ms = 30000;
+  int refill_ms_per_second = 1500;  // above one JS thread's worth: success alone never drains it
+  int error_cost_ms = 20;
+  int limit_cost_ms = 5000;
+  int wall_cost_per_mille = 1;      // thousandths of each call's wall time charged
+  int degrade_below_percent = 50;   // of the budget
+  int degraded_max_calls = 1;       // at once, while degraded; more are skipped
+  int suspend_seconds = 60;
+  int max_suspensions = 3;          // in a row; then disabled until an operator enables it
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";
@@ -143,6 +162,7 @@ struct Config {
   HttpConfig http;
   RuntimeConfig runtime;
   JobsConfig jobs;
+  HealthConfig health;
   LogConfig log;
   ServerConfig server;
   std::vector<AppConfig> apps;

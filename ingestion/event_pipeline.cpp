@@ -97,7 +97,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
   metrics::Counter& refused_outputs;
   metrics::Counter& lost_dead_letters;
   metrics::Counter& pauses;
+  metrics::Counter& parked_total;
   metrics::Gauge& in_flight_gauge;
+  metrics::Gauge& parked_gauge;
+  metrics::Gauge& parked_bytes_gauge;
   metrics::Gauge& assigned_gauge;
   metrics::Histogram& latency;
   metrics::Registry& metrics;
@@ -143,11 +146,17 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                                     "Dead letters the broker refused for good (logged with their offset, then skipped).")),
         pauses(m.counter("plugin_server_ingestion_pauses_total",
                          "Times fetching paused because kafka.max_in_flight messages stayed unsettled.")),
-        in_flight_gauge(m.gauge("plugin_server_ingestion_in_flight", "Messages consumed and not yet settled.")),
+        parked_total(m.counter("plugin_server_ingestion_parked_total",
+                               "Events parked because their team had kafka.max_in_flight_per_team in flight.")),
+        in_flight_gauge(m.gauge("plugin_server_ingestion_in_flight",
+                                "Messages consumed and not yet settled, parked events aside.")),
+        parked_gauge(m.gauge("plugin_server_ingestion_parked", "Events parked outside the window, waiting for their team's share.")),
+        parked_bytes_gauge(m.gauge("plugin_server_ingestion_parked_bytes", "Bytes held by parked events.")),
         assigned_gauge(m.gauge("plugin_server_ingestion_assigned_partitions", "Input partitions this daemon holds.")),
         latency(m.histogram("plugin_server_ingestion_latency_seconds",
                             "From consuming a message to its output being acknowledged.", metrics::duration_buckets())),
-        metrics(m) {}
+        metrics(m),
+        in_flight(opt.max_in_flight_per_team) {}
 
   void start() {
     std::unique_ptr<RdKafka::Conf> pconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -240,9 +249,30 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
       PendingEvent pending{msg.partition(), msg.offset(), 0, now,
                            std::to_string(event.team_id) + ":" + event.distinct_id, std::move(event),
                            std::make_shared<const std::string>(bytes), std::move(source_key)};
-      if (in_flight.admit(pending) == InFlight::Admission::run_now) run(std::move(pending));
+      switch (in_flight.admit(pending)) {
+        case InFlight::Admission::run_now:
+          run(std::move(pending));
+          break;
+        case InFlight::Admission::parked:
+          parked_total.inc();
+          break;
+        case InFlight::Admission::waits_for_key:
+        case InFlight::Admission::not_assigned:
+          break;
+      }
     }
+    update_gauges();
+  }
+
+  void update_gauges() {
     in_flight_gauge.set(static_cast<double>(in_flight.count()));
+    parked_gauge.set(static_cast<double>(in_flight.parked_events()));
+    parked_bytes_gauge.set(static_cast<double>(in_flight.parked_bytes()));
+  }
+
+  // Parked events whose team has room again (after a settle or a revoke).
+  void run_unparked(std::vector<PendingEvent> runnable) {
+    for (auto& event : runnable) run(std::move(event));
   }
 
   // The dead letter for an input message: the message as it was (cut to
@@ -263,28 +293,38 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
                                            nullptr, {}, std::move(input)});
   }
 
-  // Bounded work: at kafka.max_in_flight unsettled messages the consumer
-  // waits for settles; if that takes long, it pauses fetching (polling on
-  // for the group's sake) until half of them have settled.
+  // Bounded work: at kafka.max_in_flight unsettled messages (or
+  // kafka.max_parked_mb of parked events) the consumer waits for settles;
+  // if that takes long, it pauses fetching (polling on for the group's
+  // sake) until half of them have settled.
   void flow_control() {
+    bool full = in_flight.count() >= opt.max_in_flight || in_flight.parked_bytes() >= opt.max_parked_bytes;
     // Events waiting in export buffers hold their offsets: with the window
     // full (or fetching paused), store them now rather than wait for a
     // buffer's time; at most every kExportFlushInterval, since a full window
     // may last and each flush asks every exporting instance.
-    if (in_flight.count() >= (paused ? 1 : opt.max_in_flight)) {
+    if (full || (paused && in_flight.count() > 0)) {
       if (auto now = Clock::now(); now - last_export_flush >= kExportFlushInterval) {
         chain.flush_exports();
         last_export_flush = now;
       }
     }
     if (paused) {
-      if (in_flight.count() <= opt.max_in_flight / 2) set_paused(false);
+      if (in_flight.count() <= opt.max_in_flight / 2 && in_flight.parked_bytes() <= opt.max_parked_bytes / 2) {
+        set_paused(false);
+      }
       return;
     }
-    if (in_flight.count() < opt.max_in_flight) return;
-    if (in_flight.wait_until_at_most(opt.max_in_flight - 1, kWaitForRoom)) return;
+    if (!full) return;
+    if (in_flight.wait_for_room(opt.max_in_flight - 1, opt.max_parked_bytes - 1, kWaitForRoom)) return;
     pauses.inc();
-    spdlog::warn("ingestion: {} messages unsettled; fetching paused until half of them settle", opt.max_in_flight);
+    if (auto parked = in_flight.parked(); parked.bytes >= opt.max_parked_bytes) {
+      spdlog::warn("ingestion: {} parked events hold {} bytes (team {} has {} of them); fetching paused until half "
+                   "of that is free",
+                   parked.events, parked.bytes, parked.largest_team, parked.largest_team_events);
+    } else {
+      spdlog::warn("ingestion: {} messages unsettled; fetching paused until half of them settle", opt.max_in_flight);
+    }
     set_paused(true);
   }
 
@@ -311,7 +351,7 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& assigned) override {
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      for (auto* tp : assigned) in_flight.assign(tp->partition());
+      for (auto* tp : assigned) run_unparked(in_flight.assign(tp->partition()));
       assigned_gauge.set(static_cast<double>(in_flight.partitions()));
       spdlog::info("ingestion: assigned {} partition(s) of {}", assigned.size(), opt.input_topic);
       c->assign(assigned);
@@ -325,9 +365,9 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     // Revoked: commit what is settled; what is still in flight will be read
     // again by the partition's next owner (at-least-once).
     commit(true);
-    for (auto* tp : assigned) in_flight.revoke(tp->partition());
+    for (auto* tp : assigned) run_unparked(in_flight.revoke(tp->partition()));
     assigned_gauge.set(static_cast<double>(in_flight.partitions()));
-    in_flight_gauge.set(static_cast<double>(in_flight.count()));
+    update_gauges();
     spdlog::info("ingestion: {} partition(s) revoked", assigned.size());
     c->unassign();
   }
@@ -501,8 +541,8 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
 
   void settle(const Settlement& s) {
     latency.observe(std::chrono::duration<double>(Clock::now() - s.consumed_at).count());
-    in_flight.settle(s.partition, s.offset, s.generation);
-    in_flight_gauge.set(static_cast<double>(in_flight.count()));
+    if (auto unparked = in_flight.settle(s.partition, s.offset, s.generation)) run(std::move(*unparked));
+    update_gauges();
   }
 
   // --- health ---------------------------------------------------------------
@@ -565,9 +605,10 @@ struct EventPipeline::Impl : RdKafka::DeliveryReportCb,
     stopping = true;
     if (consumer_thread.joinable()) consumer_thread.join();
     chain.flush_exports();
-    if (!in_flight.wait_until_at_most(0, grace)) {
-      spdlog::warn("ingestion: {} message(s) still in flight after the grace period; they will be read again",
-                   in_flight.count());
+    if (!in_flight.wait_until_settled(grace)) {
+      spdlog::warn("ingestion: {} message(s) still in flight and {} parked after the grace period; they will be "
+                   "read again",
+                   in_flight.count(), in_flight.parked_events());
     }
     producer->flush(5000);
     commit(true);

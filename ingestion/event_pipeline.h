@@ -31,6 +31,10 @@ struct PipelineOptions {
   std::size_t max_message_bytes = 1u << 20;
   std::size_t max_depth = 512;  // deeper input messages are dead letters
   std::size_t max_in_flight = 10000;  // consumed but not settled; over it, fetching pauses
+  // A team's share of max_in_flight; its events beyond it are parked.
+  std::size_t max_in_flight_per_team = 5000;
+  // Parked events' bytes; over it, fetching pauses as at max_in_flight.
+  std::size_t max_parked_bytes = 128u << 20;
   int session_timeout_ms = 10000;
   std::chrono::milliseconds commit_interval{200};
 };

@@ -26,12 +26,19 @@ AppInstance::AppInstance(InstanceSettings settings, InstanceEnvironment& env)
       env_(env),
       label_(settings_.bundle->manifest.name + " (" + std::to_string(settings_.id) + ")"),
       thread_(settings_.thread),
-      console_budget_(env.console) {
+      console_budget_(env.console),
+      health_(env.health, std::chrono::steady_clock::now()) {
   heap_gauge_ = &env_.metrics->gauge("plugin_server_app_heap_used_bytes", "V8 heap in use by an app instance.",
                                      {{"app", name()}, {"team", std::to_string(team_id())}});
   console_dropped_ = &env_.metrics->counter("plugin_server_app_console_dropped_total",
                                             "console lines not logged: the instance was over log.app_lines_per_second.",
                                             {{"app", name()}});
+  for (auto state : {HealthState::healthy, HealthState::degraded, HealthState::suspended, HealthState::disabled}) {
+    state_gauges_[state] = &env_.metrics->gauge(
+        "plugin_server_app_state", "1 for the health state an app instance is in (see AppHealth), else 0.",
+        {{"app", name()}, {"team", std::to_string(team_id())}, {"state", health_state_name(state)}});
+    state_gauges_[state]->set(state == HealthState::healthy ? 1 : 0);
+  }
 }
 
 AppInstance::~AppInstance() = default;
@@ -123,6 +130,7 @@ void AppInstance::create_sandbox(int attempt, std::function<void(std::optional<s
           .inc();
     }
   };
+  charged_time_ = std::chrono::nanoseconds(0);
   try {
     sandbox_ = Sandbox::create(std::move(options));
   } catch (const BundleError& e) {
@@ -193,7 +201,9 @@ CallDone AppInstance::observed(const std::string& method, CallDone done) {
   m.calls->inc();
   auto started = std::chrono::steady_clock::now();
   return [self = shared_from_this(), &m, started, done = std::move(done), method](CallOutcome outcome) {
-    m.duration->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    auto wall = std::chrono::steady_clock::now() - started;
+    m.duration->observe(std::chrono::duration<double>(wall).count());
+    self->charge(outcome, wall);
     if (!outcome.ok()) {
       m.errors->inc();
       if (outcome.failure == Failure::CpuLimit || outcome.failure == Failure::WallLimit) m.timeouts->inc();
@@ -225,8 +235,44 @@ void AppInstance::replace_sandbox() {
   });
 }
 
-// Runs `start` on the instance's thread if the instance is ready, else
-// fails the call as unavailable.
+void AppInstance::charge(const CallOutcome& outcome, std::chrono::steady_clock::duration wall) {
+  CallCost cost;
+  if (sandbox_) {
+    auto total = sandbox_->time_on_thread();
+    cost.thread_time = total - charged_time_;
+    charged_time_ = total;
+  }
+  cost.wall_time = wall;
+  cost.error = outcome.failure == Failure::Error;
+  cost.limit_broken = outcome.failure == Failure::CpuLimit || outcome.failure == Failure::WallLimit ||
+                      outcome.failure == Failure::HeapLimit;
+  if (auto t = health_.charge(cost, std::chrono::steady_clock::now())) report(*t);
+}
+
+void AppInstance::report(const HealthTransition& t) {
+  state_gauges_[t.from]->set(0);
+  state_gauges_[t.to]->set(1);
+  env_.metrics
+      ->counter("plugin_server_app_state_transitions_total", "App instances' health state changes, by the state entered.",
+                {{"app", name()}, {"to", health_state_name(t.to)}})
+      .inc();
+  auto level = t.to == HealthState::healthy ? spdlog::level::info
+               : t.to == HealthState::disabled ? spdlog::level::err
+                                               : spdlog::level::warn;
+  spdlog::log(level, "[app {} team {}] {} -> {}: {}", label_, team_id(), health_state_name(t.from),
+              health_state_name(t.to), t.reason);
+}
+
+HealthSnapshot AppInstance::health() const { return health_.snapshot(std::chrono::steady_clock::now()); }
+
+bool AppInstance::enable() {
+  auto t = health_.enable(std::chrono::steady_clock::now());
+  if (t) report(*t);
+  return t.has_value();
+}
+
+// Runs `start` on the instance's thread if the instance is ready and its
+// health admits the call, else fails the call as unavailable or skipped.
 void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start) {
   env_.executor->post(thread_, [self = shared_from_this(), done = std::move(done), start = std::move(start)]() mutable {
     if (self->state_ != InstanceState::Ready || !self->sandbox_) {
@@ -236,7 +282,23 @@ void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start)
       done({Failure::Unavailable, std::nullopt, self->label_ + " is not running" + why});
       return;
     }
-    start(std::move(done));
+    std::optional<HealthTransition> transition;
+    bool admitted = self->health_.admit(std::chrono::steady_clock::now(), &transition);
+    if (transition) self->report(*transition);
+    if (!admitted) {
+      auto health = self->health();
+      self->env_.metrics
+          ->counter("plugin_server_app_skipped_calls_total", "App calls skipped because of the instance's health.",
+                    {{"app", self->name()}, {"state", health_state_name(health.state)}})
+          .inc();
+      done({Failure::Skipped, std::nullopt,
+            self->label_ + " is " + health_state_name(health.state) + ": " + health.reason});
+      return;
+    }
+    start([self, done = std::move(done)](CallOutcome outcome) {
+      self->health_.release();
+      done(std::move(outcome));
+    });
   });
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/app_health.h"
 #include "runtime/console_budget.h"
 #include "runtime/export_buffer.h"
 #include "runtime/limits.h"
@@ -55,6 +56,7 @@ struct InstanceEnvironment {
   std::size_t max_concurrent_fetches = 64;
   std::size_t max_pending_storage_calls = 1000;
   PosthogApiAccess posthog_api;  // [posthog]'s; an [[apps]] entry may bring its own keys
+  HealthPolicy health;
 };
 
 struct InstanceSettings {
@@ -109,6 +111,11 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   // Whether events of the team go through this instance: false once its
   // module is known to have no processEvent (it is then not in the chain).
   bool processes_events() const { return processes_events_.load(); }
+  // Its cost budget and what it allows (see AppHealth); any thread.
+  HealthSnapshot health() const;
+  // An operator's re-enable after its health suspended or disabled it:
+  // false if it was neither.
+  bool enable();
 
  private:
   struct MethodMetrics;
@@ -118,6 +125,9 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   void retry_setup(int attempt, const std::string& error, std::function<void(std::optional<std::string>)> ready);
   void disable(const std::string& reason);
   CallDone observed(const std::string& method, CallDone done);
+  // Charges a finished call to the instance's health budget.
+  void charge(const CallOutcome& outcome, std::chrono::steady_clock::duration wall);
+  void report(const HealthTransition& transition);
   void when_ready(CallDone done, std::function<void(CallDone)> start);
   void replace_sandbox();
   void log(const std::string& level, const std::string& text);
@@ -144,6 +154,11 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   std::map<std::string, metrics::Counter*> console_counters_;
   ConsoleBudget console_budget_;
   metrics::Counter* console_dropped_ = nullptr;
+  AppHealth health_;
+  std::map<HealthState, metrics::Gauge*> state_gauges_;
+  // The sandbox's time on its thread already charged (it counts from zero
+  // in each new sandbox).
+  std::chrono::nanoseconds charged_time_{0};
   std::unique_ptr<ExportBuffer> export_buffer_;  // made on the first exported event
   std::uint64_t export_batches_ = 0;  // batches taken: a timer for an earlier one does nothing
 };

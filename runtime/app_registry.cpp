@@ -70,7 +70,7 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
     } catch (const std::exception& e) {
       spdlog::error("app {}: cannot load: {}", app.path, e.what());
       bundles.erase(app.path);
-      for (auto team : app.teams) failed_.push_back({"", app.path, team, 0, "failed", e.what()});
+      for (auto team : app.teams) failed_.push_back({"", app.path, team, 0, "failed", e.what(), std::nullopt});
       continue;
     }
     auto resolved = resolve_app_config(*bundle, app.config);
@@ -80,14 +80,14 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
         auto error = "another bundle named \"" + bundle->manifest.name + "\" is already installed for team " +
                      std::to_string(team) + " (" + holder->second + "); two would share one instance's storage and jobs";
         spdlog::error("app {}: refused: {}", app.path, error);
-        failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", error});
+        failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", error, std::nullopt});
         continue;
       }
       if (!resolved.problems.empty()) {
         std::string error;
         for (const auto& p : resolved.problems) error += (error.empty() ? "" : "; ") + p;
         spdlog::error("app {} for team {}: disabled: invalid config: {}", bundle->manifest.name, team, error);
-        failed_.push_back({bundle->manifest.name, app.path, team, 0, "disabled", "invalid config: " + error});
+        failed_.push_back({bundle->manifest.name, app.path, team, 0, "disabled", "invalid config: " + error, std::nullopt});
         continue;
       }
       InstanceSettings settings;
@@ -106,7 +106,7 @@ void AppRegistry::load(const std::vector<config::AppConfig>& apps) {
         settings.id = instance_id(bundle->manifest.name, team);
       } catch (const std::exception& e) {
         spdlog::error("app {} for team {}: cannot register the instance: {}", bundle->manifest.name, team, e.what());
-        failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", e.what()});
+        failed_.push_back({bundle->manifest.name, app.path, team, 0, "failed", e.what(), std::nullopt});
         continue;
       }
       chains[team].push_back(std::move(settings));
@@ -174,7 +174,7 @@ std::vector<InstanceStatus> AppRegistry::status() const {
   auto out = failed_;
   for (const auto& i : instances_) {
     out.push_back({i->name(), i->source(), i->team_id(), i->id(), state_name(i->state()),
-                   i->disabled_reason()});
+                   i->disabled_reason(), i->health()});
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct InstanceStatus {
   InstanceId id = 0;
   std::string state;  // starting, ready, disabled, stopped, failed
   std::string error;
+  std::optional<HealthSnapshot> health;  // for an instance that exists
 };
 
 class Transpiler;

@@ -66,6 +66,17 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.max_capture_bytes = static_cast<std::size_t>(config.kafka.max_message_bytes);
   o.max_concurrent_fetches = static_cast<std::size_t>(config.runtime.fetch_max_concurrent);
   o.max_pending_storage_calls = static_cast<std::size_t>(config.runtime.storage_max_pending);
+  const auto& h = config.health;
+  o.health.enabled = h.mode == "enforce";
+  o.health.budget_seconds = h.budget_ms / 1000.0;
+  o.health.refill_per_second = h.refill_ms_per_second / 1000.0;
+  o.health.error_cost_seconds = h.error_cost_ms / 1000.0;
+  o.health.limit_cost_seconds = h.limit_cost_ms / 1000.0;
+  o.health.wall_weight = h.wall_cost_per_mille / 1000.0;
+  o.health.degrade_below = h.degrade_below_percent / 100.0;
+  o.health.degraded_max_calls = h.degraded_max_calls;
+  o.health.suspend_for = std::chrono::seconds(h.suspend_seconds);
+  o.health.max_suspensions = h.max_suspensions;
   return o;
 }
 
@@ -111,6 +122,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.max_capture_bytes = options.max_capture_bytes;
   env_.max_concurrent_fetches = options.max_concurrent_fetches;
   env_.max_pending_storage_calls = options.max_pending_storage_calls;
+  env_.health = options.health;
   registry_ = std::make_unique<AppRegistry>(env_, *transpiler_, pool);
   chain_ = std::make_unique<EventChain>(*registry_);
 }

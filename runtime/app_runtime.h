@@ -59,6 +59,7 @@ struct RuntimeOptions {
   std::size_t max_capture_bytes = 1u << 20;
   std::size_t max_concurrent_fetches = 64;      // per instance
   std::size_t max_pending_storage_calls = 1000;  // per instance
+  HealthPolicy health;
 };
 
 RuntimeOptions runtime_options(const config::Config& config);

@@ -9,11 +9,21 @@
 
 namespace ps::runtime {
 
-std::string mark_failed(const std::string& event_json, const std::string& label) {
+namespace {
+std::string mark(const std::string& event_json, const char* property, const std::string& label) {
   // The scanner does not recurse: any depth is safe here.
   json::ScanOptions unbounded{std::numeric_limits<std::size_t>::max()};
-  auto marked = json::append_to_property_list(event_json, "$plugins_failed", json::quote(label), unbounded);
+  auto marked = json::append_to_property_list(event_json, property, json::quote(label), unbounded);
   return marked ? std::move(*marked) : event_json;
+}
+}  // namespace
+
+std::string mark_failed(const std::string& event_json, const std::string& label) {
+  return mark(event_json, "$plugins_failed", label);
+}
+
+std::string mark_skipped(const std::string& event_json, const std::string& label) {
+  return mark(event_json, "$plugins_skipped", label);
 }
 
 namespace {
@@ -43,6 +53,9 @@ struct Walk : std::enable_shared_from_this<Walk> {
           return;
         }
         self->event = std::move(*outcome.value);
+      } else if (outcome.failure == Failure::Skipped) {
+        self->result.skipped.push_back(instance->label() + ": " + outcome.error);
+        self->event = mark_skipped(self->event, instance->label());
       } else {
         self->result.failed.push_back(instance->label() + ": " + outcome.error);
         self->event = mark_failed(self->event, instance->label());

@@ -2,8 +2,9 @@
 // Runs an event through its team's app instances' processEvent, in order:
 // null/undefined drops the event and stops the chain; an app that throws or
 // breaks a limit leaves the event as that app received it and is recorded in
-// properties.$plugins_failed; successes in $plugins_succeeded; team_id cannot
-// be changed. Takes and returns event JSON text.
+// properties.$plugins_failed; an app its health has sidelined (AppHealth) is
+// passed by and recorded in $plugins_skipped; team_id cannot be changed.
+// Takes and returns event JSON text.
 
 #include <functional>
 #include <future>
@@ -19,6 +20,7 @@ struct ChainResult {
   std::optional<std::string> event;  // nullopt: dropped
   std::string dropped_by;            // the instance label that dropped it
   std::vector<std::string> failed;   // "label: error" for each failed app
+  std::vector<std::string> skipped;  // "label: why" for each app passed by
 };
 
 class EventChain {
@@ -50,5 +52,7 @@ class EventChain {
 
 // The event with `label` appended to properties.$plugins_failed.
 std::string mark_failed(const std::string& event_json, const std::string& label);
+// The event with `label` appended to properties.$plugins_skipped.
+std::string mark_skipped(const std::string& event_json, const std::string& label);
 
 }  // namespace ps::runtime

@@ -237,6 +237,7 @@ void Sandbox::Impl::load_step(const std::string& what, Body body) {
   v8::TryCatch tc(isolate);
   bool ok, fired;
   {
+    TimeOnThread timed(time_on_thread);
     Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
     ok = body();
     fired = guard.fired();
@@ -331,6 +332,7 @@ void Sandbox::Impl::invoke(Local<v8::Function> fn, std::vector<Local<v8::Value>>
     // V8 hands this value on to every promise reaction the call creates, so
     // a capture after any number of awaits still knows the event's hops.
     CaptureHopsScope hops(ctx(), capture_hops);
+    TimeOnThread timed(time_on_thread);
     Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
     if (fn->Call(ctx(), v8::Undefined(isolate), static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
       isolate->PerformMicrotaskCheckpoint();
@@ -450,6 +452,7 @@ void Sandbox::Impl::enter(const std::function<void()>& body) {
   v8::TryCatch tc(isolate);
   bool fired;
   {
+    TimeOnThread timed(time_on_thread);
     Watchdog::Guard guard(*opt.watchdog, isolate, opt.limits.cpu);
     body();
     isolate->PerformMicrotaskCheckpoint();
@@ -485,6 +488,8 @@ const Exports& Sandbox::exports() const { return impl_->exports; }
 bool Sandbox::broken() const { return impl_->broken; }
 
 std::size_t Sandbox::pending_calls() const { return impl_->calls.size(); }
+
+std::chrono::nanoseconds Sandbox::time_on_thread() const { return impl_->time_on_thread; }
 
 std::size_t Sandbox::heap_used_bytes() const {
   v8::HeapStatistics stats;

@@ -75,7 +75,8 @@ struct Exports {
   bool has(const std::string& method) const;
 };
 
-enum class Failure { None, Error, CpuLimit, WallLimit, HeapLimit, Unavailable };
+// Skipped: the instance's health let the call pass it by (see AppHealth).
+enum class Failure { None, Error, CpuLimit, WallLimit, HeapLimit, Unavailable, Skipped };
 
 struct CallOutcome {
   Failure failure = Failure::None;
@@ -117,6 +118,8 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   bool broken() const;
   std::size_t heap_used_bytes() const;
   std::size_t pending_calls() const;
+  // How long its JS ran on its thread, all entries added up.
+  std::chrono::nanoseconds time_on_thread() const;
 
  private:
   struct Impl;

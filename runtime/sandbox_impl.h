@@ -5,6 +5,7 @@
 // carry async work back to the isolate's thread). Not for other includes: it
 // brings in V8.
 
+#include <chrono>
 #include <map>
 
 #include <v8.h>
@@ -41,6 +42,19 @@ class CaptureHopsScope {
   Local<v8::Context> context_;
 };
 
+// Adds the time it lives to `total`: how long the isolate held its thread.
+class TimeOnThread {
+ public:
+  explicit TimeOnThread(std::chrono::nanoseconds& total) : total_(total), started_(std::chrono::steady_clock::now()) {}
+  ~TimeOnThread() { total_ += std::chrono::steady_clock::now() - started_; }
+  TimeOnThread(const TimeOnThread&) = delete;
+  TimeOnThread& operator=(const TimeOnThread&) = delete;
+
+ private:
+  std::chrono::nanoseconds& total_;
+  std::chrono::steady_clock::time_point started_;
+};
+
 struct Sandbox::Impl {
   SandboxOptions opt;
   std::weak_ptr<Sandbox> self;
@@ -70,6 +84,7 @@ struct Sandbox::Impl {
   std::uint64_t next_op = 1;
   bool heap_exceeded = false;
   bool broken = false;
+  std::chrono::nanoseconds time_on_thread{0};  // every entry into JS, added up
   base::TokenBucket enqueue_rate;
   base::TokenBucket capture_rate;
   std::size_t timers = 0;  // sleeps pending

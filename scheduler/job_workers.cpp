@@ -222,9 +222,10 @@ void JobWorkers::dispatch(ClaimedJob job) {
   metrics_.counter("plugin_server_jobs_started_total", "Job attempts started.", {{"app", app}}).inc();
   auto done = [this, job, app](runtime::CallOutcome outcome) {
     JobOutcome o{job.id, app, Verdict::Succeeded, ""};
-    if (outcome.failure == runtime::Failure::Unavailable) {
+    if (outcome.failure == runtime::Failure::Unavailable || outcome.failure == runtime::Failure::Skipped) {
       // Its instance is not running here (still setting up, being
-      // replaced, or stopping with the daemon): the job waits, uncounted.
+      // replaced, or stopping with the daemon), or its health sidelined
+      // it for now: the job waits, uncounted.
       o.verdict = Verdict::Postponed;
       o.error = outcome.error;
       o.retry_delay = kNotRunningDelay;

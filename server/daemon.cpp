@@ -50,11 +50,22 @@ HttpResponse json_response(int status, const nlohmann::json& body) {
   return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
+nlohmann::json health_json(const runtime::HealthSnapshot& h) {
+  nlohmann::json out = {{"state", runtime::health_state_name(h.state)},
+                        {"budget_left_seconds", h.budget_left_seconds},
+                        {"reason", h.reason},
+                        {"suspensions", h.suspensions}};
+  if (h.state == runtime::HealthState::suspended) out["suspended_for_seconds"] = h.suspended_for_seconds;
+  return out;
+}
+
 nlohmann::json apps_status(runtime::AppRegistry& registry) {
   auto list = nlohmann::json::array();
   for (const auto& s : registry.status()) {
-    list.push_back({{"app", s.app}, {"path", s.path}, {"team_id", s.team_id}, {"instance_id", s.id},
-                    {"state", s.state}, {"error", s.error}});
+    nlohmann::json entry = {{"app", s.app},     {"path", s.path},   {"team_id", s.team_id}, {"instance_id", s.id},
+                            {"state", s.state}, {"error", s.error}};
+    if (s.health) entry["health"] = health_json(*s.health);
+    list.push_back(std::move(entry));
   }
   return list;
 }
@@ -108,8 +119,21 @@ HttpRoutes Daemon::routes() {
       };
       respond({200, "application/json",
                "{\"event\":" + (r.event ? *r.event : std::string("null")) + ",\"dropped_by\":" +
-                   text(r.dropped_by) + ",\"failed\":" + text(r.failed) + "}"});
+                   text(r.dropped_by) + ",\"failed\":" + text(r.failed) + ",\"skipped\":" + text(r.skipped) +
+                   "}"});
     });
+  });
+  // Lets an instance its health suspended or disabled take calls again.
+  routes[{"POST", "/admin/instances/{id}/enable"}] = admin([&p](const HttpRequest& req, HttpResponder respond) {
+    auto instance = p.runtime->registry().find(std::strtoll(req.params.at("id").c_str(), nullptr, 10));
+    if (!instance) return respond(json_response(404, {{"error", "no app instance " + req.params.at("id")}}));
+    bool enabled = instance->enable();
+    respond(json_response(enabled ? 200 : 409,
+                          enabled ? nlohmann::json{{"instance_id", instance->id()}, {"health", health_json(instance->health())}}
+                                  : nlohmann::json{{"error", "the instance is " +
+                                                                 std::string(runtime::health_state_name(
+                                                                     instance->health().state)) +
+                                                                 ", not suspended or disabled"}}));
   });
   return routes;
 }
@@ -208,6 +232,8 @@ void Daemon::start_ingestion() {
     o.max_message_bytes = static_cast<std::size_t>(k.max_message_bytes);
     o.max_depth = static_cast<std::size_t>(k.max_nesting_depth);
     o.max_in_flight = static_cast<std::size_t>(k.max_in_flight);
+    o.max_in_flight_per_team = std::max<std::size_t>(1, o.max_in_flight * k.team_share_percent / 100);
+    o.max_parked_bytes = static_cast<std::size_t>(k.max_parked_mb) << 20;
     o.session_timeout_ms = k.session_timeout_ms;
     p.pipeline = std::make_unique<ingestion::EventPipeline>(o, p.runtime->chain(), p.metrics);
     auto* pipeline = p.pipeline.get();

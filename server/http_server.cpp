@@ -114,8 +114,18 @@ class Session : public std::enable_shared_from_this<Session> {
     request.body = req.body();
     auto route = routes_.find({request.method, request.path});
     if (route == routes_.end()) {
+      for (auto it = routes_.begin(); it != routes_.end(); ++it) {
+        if (it->first.first != request.method) continue;
+        if (auto params = match_path(it->first.second, request.path)) {
+          request.params = std::move(*params);
+          route = it;
+          break;
+        }
+      }
+    }
+    if (route == routes_.end()) {
       bool other_method = false;
-      for (const auto& [key, _] : routes_) other_method = other_method || key.second == request.path;
+      for (const auto& [key, _] : routes_) other_method = other_method || match_path(key.second, request.path);
       if (other_method) {
         respond(http::status::method_not_allowed, "text/plain; charset=utf-8", "method not allowed\n", keep_alive,
                 head);

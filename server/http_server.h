@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/route_match.h"
+
 namespace ps::server {
 
 struct HttpResponse {
@@ -26,11 +28,13 @@ struct HttpRequest {
   std::string query;   // after '?', or empty
   std::map<std::string, std::string> headers;  // names in lower case; a repeated header keeps its last value
   std::string body;
+  PathParams params;  // from the route's `{name}` segments
 };
 
 using HttpResponder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond)>;
-// Keyed by {method, path}. HEAD is served by the GET route.
+// Keyed by {method, path}; a path may have `{name}` segments (route_match.h).
+// HEAD is served by the GET route.
 using HttpRoutes = std::map<std::pair<std::string, std::string>, HttpHandler>;
 
 // A GET route whose answer is ready at once.

@@ -344,3 +344,39 @@ posthog_personal_api_key = 7
 )");
   CHECK(any_contains(problems_of(bad, {}), "apps[0].posthog_personal_api_key", "expected a non-empty string"));
 }
+
+TEST_CASE("config: team shares of the window and the app health policy are read and checked", "[config]") {
+  TempDir dir;
+  auto good = dir.write("good.toml", R"(
+[kafka]
+team_share_percent = 25
+max_parked_mb = 64
+[health]
+mode = "off"
+budget_ms = 60000
+max_suspensions = 5
+)");
+  auto config = load(good, {{"PLUGIN_SERVER_HEALTH_SUSPEND_SECONDS", "300"}});
+  CHECK(config.kafka.team_share_percent == 25);
+  CHECK(config.kafka.max_parked_mb == 64);
+  CHECK(config.health.mode == "off");
+  CHECK(config.health.budget_ms == 60000);
+  CHECK(config.health.max_suspensions == 5);
+  CHECK(config.health.suspend_seconds == 300);
+  CHECK(load(std::nullopt, {}).health.mode == "enforce");
+
+  auto bad = dir.write("bad.toml", R"(
+[kafka]
+team_share_percent = 0
+[health]
+mode = "sometimes"
+degrade_below_percent = 101
+degraded_max_calls = 0
+)");
+  auto problems = problems_of(bad, {});
+  REQUIRE(problems.size() == 4);
+  CHECK(any_contains(problems, "kafka.team_share_percent", "must be from 1"));
+  CHECK(any_contains(problems, "health.mode", "one of enforce, off"));
+  CHECK(any_contains(problems, "health.degrade_below_percent", "100"));
+  CHECK(any_contains(problems, "health.degraded_max_calls", "must be from 1"));
+}

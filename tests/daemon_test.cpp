@@ -250,7 +250,23 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   for (const auto& app : apps) {
     INFO(app.dump());
     CHECK(app["state"] == "ready");
+    CHECK(app["health"]["state"] == "healthy");
+    CHECK(app["health"]["budget_left_seconds"] == 30);
   }
+  // Only a suspended or disabled instance can be enabled.
+  auto post = [&](const std::string& path, const std::string& authorization) {
+    auto reply = ps::test::http_raw("127.0.0.1", port, "POST " + path +
+                                                           " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                                           "Content-Length: 0\r\n" + authorization + "\r\n");
+    return std::pair{std::stoi(reply.substr(9, 3)), reply.substr(reply.find("\r\n\r\n") + 4)};
+  };
+  auto id = std::to_string(apps[0]["instance_id"].get<long long>());
+  CHECK(post("/admin/instances/" + id + "/enable", "").first == 401);
+  auto [enable_status, enable_body] = post("/admin/instances/" + id + "/enable", "Authorization: Bearer " + token + "\r\n");
+  CHECK(enable_status == 409);
+  CHECK(enable_body.find("healthy, not suspended or disabled") != std::string::npos);
+  CHECK(post("/admin/instances/99999/enable", "Authorization: Bearer " + token + "\r\n").first == 404);
+  CHECK(post("/admin/instances/x/y/enable", "Authorization: Bearer " + token + "\r\n").first == 404);
   std::string event = R"({"event":"$pageview","team_id":1,"distinct_id":"u1","properties":{}})";
   auto reply = ps::test::http_raw("127.0.0.1", port,
                                   "POST /admin/process-event HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -263,6 +279,7 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   CHECK(body["event"]["properties"]["previous_visit"] == nullptr);
   CHECK(body["event"]["properties"]["status_code"] == 200);
   CHECK(body["failed"].empty());
+  CHECK(body["skipped"].empty());
   // Once an app used meta.cache, readiness reports Redis.
   auto ready = nlohmann::json::parse(http_get("127.0.0.1", port, "/_ready").body);
   CHECK(ready["parts"]["redis"]["ready"] == true);

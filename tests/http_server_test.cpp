@@ -32,9 +32,41 @@ HttpServer make_server() {
       respond(HttpResponse{201, "text/plain", query + ":" + body});
     }).detach();
   };
+  routes[{"POST", "/items/{id}/parts/{part}"}] = [](const ps::server::HttpRequest& req,
+                                                    ps::server::HttpResponder respond) {
+    respond(HttpResponse{200, "text/plain", req.params.at("id") + "/" + req.params.at("part")});
+  };
+  routes[{"POST", "/items/all/parts/{part}"}] = [](const ps::server::HttpRequest&, ps::server::HttpResponder respond) {
+    respond(HttpResponse{200, "text/plain", "literal"});
+  };
   return HttpServer("127.0.0.1", 0, std::move(routes));
 }
 }  // namespace
+
+TEST_CASE("http server: path templates match one segment each and hand over their values", "[http]") {
+  using ps::server::match_path;
+  CHECK(match_path("/a/b", "/a/b") == ps::server::PathParams{});
+  CHECK_FALSE(match_path("/a/b", "/a/c"));
+  auto params = match_path("/items/{id}/parts/{part}", "/items/42/parts/x");
+  REQUIRE(params);
+  CHECK(params->at("id") == "42");
+  CHECK(params->at("part") == "x");
+  CHECK_FALSE(match_path("/items/{id}", "/items/"));
+  CHECK_FALSE(match_path("/items/{id}", "/items"));
+  CHECK_FALSE(match_path("/items/{id}", "/items/1/2"));
+  CHECK_FALSE(match_path("/items/{id}", "/items/1/"));
+  CHECK_FALSE(match_path("/items/{id}/x", "/items/1/y"));
+  CHECK_FALSE(match_path("/items/{id}", "items/1"));
+
+  auto server = make_server();
+  auto post = [&](const std::string& path) { return ps::test::http_request("POST", "127.0.0.1", server.port(), path); };
+  auto answer = post("/items/7/parts/wheel");
+  CHECK(answer.status == 200);
+  CHECK(answer.body == "7/wheel");
+  CHECK(post("/items/all/parts/wheel").body == "literal");  // each segment tried in order; literal first here
+  CHECK(post("/items/7/parts").status == 404);
+  CHECK(http_get("127.0.0.1", server.port(), "/items/7/parts/wheel").status == 405);
+}
 
 TEST_CASE("http server: routes, 404, query strings, HEAD and 405", "[http]") {
   auto server = make_server();

@@ -317,6 +317,69 @@ TEST_CASE("ingestion: in-flight work stays bounded, a stalled key pauses fetchin
   CHECK(h.metrics().counter("plugin_server_ingestion_pauses_total", "").value() >= 1);
 }
 
+TEST_CASE("ingestion: a team whose app does not answer holds only its share, and other teams' events keep flowing",
+          "[ingestion][kafka]") {
+  ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
+  RuntimeHarness h(StalledConsumer::patient());
+  // Team 2's app waits on every event until the test lets it go; team 1's
+  // app answers at once.
+  auto waits = h.write_app("waits", {{"index.js", R"(
+    export async function processEvent(e, { storage }) {
+      while (!(await storage.get('go'))) await new Promise((r) => setTimeout(r, 100))
+      return e
+    }
+  )"}});
+  auto quick = h.write_app("quick", {{"index.js", R"(
+    export function processEvent(e) { e.properties.quick = true; return e }
+  )"}});
+  h.load({RuntimeHarness::entry(waits, {2}), RuntimeHarness::entry(quick, {1})});
+  auto options = options_for(broker, "g-shares");
+  options.max_in_flight = 10;
+  options.max_in_flight_per_team = 5;
+  ps::ingestion::EventPipeline pipeline(options, h.runtime().chain(), h.metrics());
+
+  // 30 events of team 2 (ten keys, three each), then team 1's: without
+  // shares team 2 fills the window and fetching pauses before team 1's
+  // events are read at all.
+  std::vector<std::pair<std::string, std::string>> slow;
+  for (int seq = 0; seq < 3; ++seq) {
+    for (int k = 0; k < 10; ++k) {
+      auto key = "k" + std::to_string(k);
+      slow.emplace_back("2:" + key, event(2, "slow", key, {{"seq", seq}}));
+    }
+  }
+  ps::test::produce(broker.bootstrap(), "in", slow);
+  auto& parked = h.metrics().gauge("plugin_server_ingestion_parked", "");
+  for (int i = 0; i < 400 && parked.value() < 25; ++i) std::this_thread::sleep_for(50ms);
+  CHECK(parked.value() == 25);
+  CHECK(h.metrics().gauge("plugin_server_ingestion_in_flight", "").value() == 5);
+
+  std::vector<std::pair<std::string, std::string>> quick_events;
+  for (int i = 0; i < 5; ++i) quick_events.emplace_back("1:q" + std::to_string(i), event(1, "quick", "q" + std::to_string(i)));
+  ps::test::produce(broker.bootstrap(), "in", quick_events);
+  auto out = ps::test::consume(broker.bootstrap(), "out", 5, 30s);
+  REQUIRE(out.size() == 5);
+  for (const auto& m : out) CHECK(json::parse(m.value)["properties"]["quick"] == true);
+
+  // Released, team 2's events all come out, in order within each key.
+  auto id = h.query("SELECT id FROM app_instances WHERE team_id = 2");
+  h.query("INSERT INTO app_storage (instance_id, key, value) VALUES (" + id + ", 'go', 'true') RETURNING 1");
+  out = ps::test::consume(broker.bootstrap(), "out", 35, 60s);
+  REQUIRE(out.size() == 35);
+  std::map<std::string, int> next_seq;
+  for (const auto& m : out) {
+    auto e = json::parse(m.value);
+    if (e["event"] != "slow") continue;
+    CHECK(e["properties"]["seq"] == next_seq[m.key]);
+    next_seq[m.key] = e["properties"]["seq"].get<int>() + 1;
+  }
+  CHECK(next_seq.size() == 10);
+  pipeline.stop(5s);
+  CHECK(parked.value() == 0);
+  CHECK(h.metrics().counter("plugin_server_ingestion_parked_total", "").value() >= 25);
+  CHECK(h.metrics().counter("plugin_server_ingestion_pauses_total", "").value() == 0);
+}
+
 TEST_CASE("ingestion: a consumer paused for back-pressure consumes again after a rebalance", "[ingestion][kafka]") {
   ps::test::KafkaBroker broker(1, {"in:2", "out:2", "dlq:1"});
   StalledConsumer stalled(broker, "g-rebalance");

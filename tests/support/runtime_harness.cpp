@@ -137,7 +137,8 @@ nlohmann::json RuntimeHarness::run_chain(long long team, const std::string& even
   auto r = runtime_->chain().process(team, event).get();
   return {{"event", r.event ? nlohmann::json::parse(*r.event) : nlohmann::json()},
           {"dropped_by", r.dropped_by},
-          {"failed", r.failed}};
+          {"failed", r.failed},
+          {"skipped", r.skipped}};
 }
 
 runtime::CallOutcome RuntimeHarness::call(runtime::InstanceId id, const std::string& method,

@@ -47,7 +47,8 @@ class RuntimeHarness {
   // Stops and starts the runtime again on the same database (a daemon restart).
   void restart(const std::vector<config::AppConfig>& apps);
 
-  // Runs `event` through `team`'s chain: {"event": ... or null, "dropped_by": "...", "failed": [...]}.
+  // Runs `event` through `team`'s chain: {"event": ... or null, "dropped_by": "...", "failed": [...],
+  // "skipped": [...]}.
   nlohmann::json run_chain(long long team, const std::string& event);
   runtime::CallOutcome call(runtime::InstanceId id, const std::string& method, std::vector<std::string> args = {});
   runtime::AppInstance& only_instance();
