@@ -43,6 +43,14 @@ AppInstance::AppInstance(InstanceSettings settings, InstanceEnvironment& env)
 
 AppInstance::~AppInstance() = default;
 
+// In the team's lane of its thread, so a thread shares its time fairly
+// between the teams whose instances live on it.
+void AppInstance::on_thread(std::function<void()> task) { env_.executor->post(thread_, std::move(task), team_id()); }
+
+void AppInstance::on_thread_after(std::chrono::milliseconds delay, std::function<void()> task) {
+  env_.executor->post_after(delay, thread_, std::move(task), team_id());
+}
+
 std::string AppInstance::disabled_reason() const {
   std::lock_guard lock(reason_mutex_);
   return disabled_reason_;
@@ -86,7 +94,7 @@ void AppInstance::log(const std::string& level, const std::string& text) {
 }
 
 void AppInstance::start(std::function<void(std::optional<std::string>)> ready) {
-  env_.executor->post(thread_, [self = shared_from_this(), ready = std::move(ready)]() mutable {
+  on_thread([self = shared_from_this(), ready = std::move(ready)]() mutable {
     self->create_sandbox(1, std::move(ready));
   });
 }
@@ -179,7 +187,7 @@ void AppInstance::retry_setup(int attempt, const std::string& error,
     if (ready) std::exchange(ready, nullptr)(disabled_reason());
   }
   // Start the next attempt from a fresh isolate, outside the failed call's stack.
-  env_.executor->post_after(delay, thread_, [self = shared_from_this(), attempt, ready = std::move(ready)]() mutable {
+  on_thread_after(delay, [self = shared_from_this(), attempt, ready = std::move(ready)]() mutable {
     if (self->state_ == InstanceState::Stopped) return;
     self->sandbox_.reset();
     self->create_sandbox(attempt + 1, std::move(ready));
@@ -193,7 +201,7 @@ void AppInstance::disable(const std::string& reason) {
   }
   state_ = InstanceState::Disabled;
   spdlog::error("[app {} team {}] disabled: {}", label_, team_id(), reason);
-  env_.executor->post(thread_, [self = shared_from_this()] { self->sandbox_.reset(); });
+  on_thread([self = shared_from_this()] { self->sandbox_.reset(); });
 }
 
 CallDone AppInstance::observed(const std::string& method, CallDone done) {
@@ -226,7 +234,7 @@ void AppInstance::replace_sandbox() {
   state_ = InstanceState::Starting;
   spdlog::error("[app {} team {}] its isolate broke a limit; replacing it", label_, team_id());
   // Not from inside the sandbox's own call stack: on the next turn.
-  env_.executor->post(thread_, [self = shared_from_this()] {
+  on_thread([self = shared_from_this()] {
     self->sandbox_.reset();
     self->create_sandbox(1, [self](std::optional<std::string> error) {
       self->replacing_ = false;
@@ -274,7 +282,7 @@ bool AppInstance::enable() {
 // Runs `start` on the instance's thread if the instance is ready and its
 // health admits the call, else fails the call as unavailable or skipped.
 void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start) {
-  env_.executor->post(thread_, [self = shared_from_this(), done = std::move(done), start = std::move(start)]() mutable {
+  on_thread([self = shared_from_this(), done = std::move(done), start = std::move(start)]() mutable {
     if (self->state_ != InstanceState::Ready || !self->sandbox_) {
       auto why = self->state_ == InstanceState::Disabled      ? " (disabled: " + self->disabled_reason() + ")"
                  : self->state_ == InstanceState::SetupFailed ? " (" + self->disabled_reason() + ")"
@@ -322,11 +330,11 @@ void AppInstance::run_job(std::string name, std::optional<std::string> payload_j
 }
 
 void AppInstance::stop(std::function<void()> done) {
-  env_.executor->post(thread_, [self = shared_from_this(), done = std::move(done)]() mutable {
+  on_thread([self = shared_from_this(), done = std::move(done)]() mutable {
     auto finish = [self, done = std::move(done)](CallOutcome) {
       self->state_ = InstanceState::Stopped;
       // Dispose on the next turn, outside teardownPlugin's own call stack.
-      self->env_.executor->post(self->thread_, [self, done] {
+      self->on_thread([self, done] {
         self->sandbox_.reset();
         done();
       });

@@ -120,6 +120,9 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
  private:
   struct MethodMetrics;
   MethodMetrics& metrics_for(const std::string& method);
+  // Runs `task` on the instance's thread, in its team's lane.
+  void on_thread(std::function<void()> task);
+  void on_thread_after(std::chrono::milliseconds delay, std::function<void()> task);
   void create_sandbox(int attempt, std::function<void(std::optional<std::string>)> ready);
   void run_setup(int attempt, std::function<void(std::optional<std::string>)> ready);
   void retry_setup(int attempt, const std::string& error, std::function<void(std::optional<std::string>)> ready);

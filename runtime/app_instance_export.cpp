@@ -29,7 +29,7 @@ std::chrono::milliseconds store_retry_delay(int attempt) {
 }  // namespace
 
 void AppInstance::export_event(std::string event_json, std::function<void()> durable) {
-  env_.executor->post(thread_, [self = shared_from_this(), event = std::move(event_json),
+  on_thread([self = shared_from_this(), event = std::move(event_json),
                                 durable = std::move(durable)]() mutable {
     if (!self->exports_.has("exportEvents")) return durable();
     auto& m = *self->env_.metrics;
@@ -52,7 +52,7 @@ void AppInstance::export_event(std::string event_json, std::function<void()> dur
     if (was_empty) {
       std::weak_ptr<AppInstance> weak = self;
       auto batch = self->export_batches_;
-      self->env_.executor->post_after(buffer.settings().max_age, self->thread_, [weak, batch] {
+      self->on_thread_after(buffer.settings().max_age, [weak, batch] {
         auto instance = weak.lock();
         if (instance && instance->export_batches_ == batch) instance->take_export_batch();
       });
@@ -61,7 +61,7 @@ void AppInstance::export_event(std::string event_json, std::function<void()> dur
 }
 
 void AppInstance::flush_exports() {
-  env_.executor->post(thread_, [self = shared_from_this()] { self->take_export_batch(); });
+  on_thread([self = shared_from_this()] { self->take_export_batch(); });
 }
 
 void AppInstance::take_export_batch() {
@@ -104,7 +104,7 @@ void AppInstance::store_export_batch(std::shared_ptr<ExportBatch> batch, int att
     // Not stored: the instance decides what next, on its thread. Gone, it
     // leaves the events unsettled, to be read again.
     if (auto instance = weak.lock()) {
-      instance->env_.executor->post(instance->thread_, [weak, batch, attempt, error = *error] {
+      instance->on_thread([weak, batch, attempt, error = *error] {
         if (auto self = weak.lock()) self->export_batch_not_stored(batch, attempt, error);
       });
     }
@@ -133,7 +133,7 @@ void AppInstance::export_batch_not_stored(std::shared_ptr<ExportBatch> batch, in
   log("warn", "could not store an export batch of " + std::to_string(batch->events.size()) + " event(s) (attempt " +
                   std::to_string(attempt) + "), trying again in " + std::to_string(delay.count()) + " ms: " + error);
   std::weak_ptr<AppInstance> weak = weak_from_this();
-  env_.executor->post_after(delay, thread_, [weak, batch, attempt] {
+  on_thread_after(delay, [weak, batch, attempt] {
     if (auto again = weak.lock()) again->store_export_batch(batch, attempt + 1);
   });
 }

@@ -35,11 +35,11 @@ Executor::~Executor() {
   for (auto& w : workers_) w->thread.join();
 }
 
-void Executor::post(int index, Task task) {
+void Executor::post(int index, Task task, std::int64_t lane) {
   auto& w = *workers_[static_cast<std::size_t>(index) % workers_.size()];
   {
     std::lock_guard lock(w.mutex);
-    w.queue.push_back(std::move(task));
+    w.queue.push(lane, std::move(task));
   }
   w.wake.notify_one();
 }
@@ -56,10 +56,10 @@ void Executor::post_any(Task task) {
   post(static_cast<int>(best), std::move(task));
 }
 
-void Executor::post_after(std::chrono::milliseconds delay, int index, Task task) {
+void Executor::post_after(std::chrono::milliseconds delay, int index, Task task, std::int64_t lane) {
   {
     std::lock_guard lock(timer_mutex_);
-    timers_.emplace(std::chrono::steady_clock::now() + delay, std::make_pair(index, std::move(task)));
+    timers_.emplace(std::chrono::steady_clock::now() + delay, Timer{index, lane, std::move(task)});
   }
   timer_wake_.notify_all();
 }
@@ -69,16 +69,20 @@ void Executor::run(Worker& w) {
   for (;;) {
     w.wake.wait(lock, [&] { return w.stopping || !w.queue.empty(); });
     if (w.queue.empty()) return;  // stopping, and everything queued has run
-    auto task = std::move(w.queue.front());
-    w.queue.pop_front();
+    auto [lane, task] = w.queue.pop();
     lock.unlock();
+    auto started = std::chrono::steady_clock::now();
     try {
       task();
     } catch (const std::exception& e) {
       // Tasks report their own errors; one escaping here is a bug, not a reason to die.
       spdlog::error("executor: a task threw: {}", e.what());
     }
+    // Destroyed outside the lock too: a task's captures may post.
+    task = nullptr;
+    auto used = std::chrono::steady_clock::now() - started;
     lock.lock();
+    w.queue.charge(lane, used);
   }
 }
 
@@ -94,10 +98,10 @@ void Executor::run_timers() {
       timer_wake_.wait_until(lock, due);
       continue;
     }
-    auto [index, task] = std::move(timers_.begin()->second);
+    auto timer = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
     lock.unlock();
-    post(index, std::move(task));
+    post(timer.index, std::move(timer.task), timer.lane);
     lock.lock();
   }
 }

@@ -391,7 +391,7 @@ void Sandbox::Impl::park(Local<v8::Promise> promise, CallDone done) {
   std::weak_ptr<Sandbox> weak = self;
   opt.executor->post_after(opt.limits.wall, opt.thread, [weak, id] {
     if (auto sandbox = weak.lock()) sandbox->impl_->expire(id);
-  });
+  }, opt.team_id);
 }
 
 // The call's async work would go on in the isolate (a chain of fetches, a

@@ -71,7 +71,8 @@ std::function<void(Result)> Sandbox::Impl::completion(std::uint64_t id,
   std::weak_ptr<Sandbox> weak = self;
   Executor* executor = opt.executor;
   int thread = opt.thread;
-  return [weak, executor, thread, id, settle](Result result) {
+  long long lane = opt.team_id;
+  return [weak, executor, thread, lane, id, settle](Result result) {
     executor->post(thread, [weak, id, settle, result = std::move(result)]() mutable {
       auto sandbox = weak.lock();
       if (!sandbox) return;
@@ -86,7 +87,7 @@ std::function<void(Result)> Sandbox::Impl::completion(std::uint64_t id,
       impl.ops.erase(it);
       // Settling runs app code (reactions, thenables): under the limit.
       impl.enter([&] { settle(impl, resolver, result); });
-    });
+    }, lane);
   };
 }
 
@@ -309,7 +310,7 @@ void Sandbox::Impl::host_sleep(const v8::FunctionCallbackInfo<v8::Value>& info) 
   ++impl.timers;
   auto done = impl.completion<bool>(impl.add_op(resolver), &Impl::settle_sleep);
   impl.opt.executor->post_after(std::chrono::milliseconds(static_cast<long long>(ms)), impl.opt.thread,
-                                [done = std::move(done)] { done(true); });
+                                [done = std::move(done)] { done(true); }, impl.opt.team_id);
 }
 
 void Sandbox::Impl::host_load_module(const v8::FunctionCallbackInfo<v8::Value>& info) {
