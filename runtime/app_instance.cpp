@@ -283,6 +283,10 @@ bool AppInstance::enable() {
 // health admits the call, else fails the call as unavailable or skipped.
 void AppInstance::when_ready(CallDone done, std::function<void(CallDone)> start) {
   on_thread([self = shared_from_this(), done = std::move(done), start = std::move(start)]() mutable {
+    if (self->stopping_) {
+      done({Failure::Unavailable, std::nullopt, self->label_ + " is stopping"});
+      return;
+    }
     if (self->state_ != InstanceState::Ready || !self->sandbox_) {
       auto why = self->state_ == InstanceState::Disabled      ? " (disabled: " + self->disabled_reason() + ")"
                  : self->state_ == InstanceState::SetupFailed ? " (" + self->disabled_reason() + ")"
@@ -330,6 +334,10 @@ void AppInstance::run_job(std::string name, std::optional<std::string> payload_j
 }
 
 void AppInstance::stop(std::function<void()> done) {
+  // Calls still queued fail at once from now on: a backlog of expensive
+  // calls cannot hold up a shutdown (their events are read again, their
+  // jobs wait for the next daemon).
+  stopping_ = true;
   on_thread([self = shared_from_this(), done = std::move(done)]() mutable {
     auto finish = [self, done = std::move(done)](CallOutcome) {
       self->state_ = InstanceState::Stopped;

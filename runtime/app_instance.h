@@ -95,7 +95,8 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   void export_event(std::string event_json, std::function<void()> durable);
   // Stores what the export buffer holds now (shutdown, back-pressure).
   void flush_exports();
-  // Runs teardownPlugin (if exported), then disposes of the isolate.
+  // Runs teardownPlugin (if exported), then disposes of the isolate. Calls
+  // queued before it fail as unavailable instead of running.
   void stop(std::function<void()> done);
 
   const std::string& name() const { return settings_.bundle->manifest.name; }
@@ -148,6 +149,7 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   std::string disabled_reason_;
   Exports exports_;
   std::atomic<bool> processes_events_{true};
+  std::atomic<bool> stopping_{false};  // stop() was called: queued calls fail
   // Touched only on the instance's thread:
   std::shared_ptr<Sandbox> sandbox_;
   bool replacing_ = false;

@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -530,4 +532,31 @@ TEST_CASE("instances: storage.set of undefined removes the key, as the reference
   CHECK(props["after"] == "gone");
   CHECK(h.query("SELECT count(*) FROM app_storage") == "0");
   CHECK(h.query("SELECT bytes FROM app_storage_usage") == "0");
+}
+
+TEST_CASE("instances: at stop, calls still queued fail at once instead of running", "[runtime][instances]") {
+  auto options = RuntimeHarness::fast_options();
+  options.threads = 1;
+  options.health.enabled = false;
+  RuntimeHarness h(options);
+  auto heavy = h.write_app("heavy", {{"index.js", R"(
+    export function processEvent(e) {
+      const end = Date.now() + 100
+      while (Date.now() < end) {}
+      e.properties.ran = true
+      return e
+    }
+  )"}});
+  h.load({RuntimeHarness::entry(heavy, {2})});
+  std::atomic<int> ran{0}, failed{0};
+  for (int i = 0; i < 30; ++i) {
+    h.runtime().chain().process(2, R"({"event":"e","team_id":2,"distinct_id":"d","properties":{}})",
+                                [&](ps::runtime::ChainResult r) { ++(r.failed.empty() ? ran : failed); });
+  }
+  // Stopping while the first few run: the rest are failed, not run (30 of
+  // them would hold the stop for 3 s).
+  while (ran == 0) std::this_thread::sleep_for(1ms);
+  h.runtime().stop();
+  CHECK(ran + failed == 30);
+  CHECK(failed >= 25);
 }
