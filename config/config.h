@@ -134,11 +134,17 @@ struct LogConfig {
   std::string format = "text";
   int app_max_line_bytes = 16 * 1024;  // an app's console line is cut here
   int app_lines_per_second = 100;      // per app instance; more are dropped and counted
+  // What GET /admin/instances/{id}/logs keeps per instance (in memory).
+  int app_kept_lines = 200;
+  int app_kept_seconds = 3600;
 };
 
 struct ServerConfig {
   // How long an orderly shutdown waits for in-flight work before it gives up.
   int shutdown_grace_ms = 10000;
+  // How often the installs kept in Postgres are read again, behind the
+  // notification a change sends (a daemon that missed one still catches up).
+  int reconcile_interval_ms = 10000;
 };
 
 // One app installed for some teams: one instance per team.
@@ -151,6 +157,16 @@ struct AppConfig {
   // without its own-project restriction. Never printed.
   std::string posthog_personal_api_key;
   std::string posthog_project_api_key;
+  // For an install made through the admin API: its version's .tar.gz, read
+  // from Postgres (`path` then only names it in messages). Never from a file.
+  std::string archive;
+  // The install's id (0: the config file's), and what identifies its
+  // present state (version, config, order): a new revision is reloaded.
+  // The revision holds config values: never printed.
+  long long install_id = 0;
+  int version = 0;  // the uploaded version an install runs
+  std::string updated_at;  // the install's last change through the API (reported back by /admin/instances)
+  std::string revision;
 };
 
 struct Config {

@@ -263,8 +263,14 @@ const std::vector<KeySpec>& key_specs() {
        .integer = [](Config& c) -> int& { return c.log.app_max_line_bytes; }, .min = 256, .max = 1 << 20},
       {.section = "log", .name = "app_lines_per_second",
        .integer = [](Config& c) -> int& { return c.log.app_lines_per_second; }, .min = 1, .max = 100000},
+      {.section = "log", .name = "app_kept_lines",
+       .integer = [](Config& c) -> int& { return c.log.app_kept_lines; }, .min = 0, .max = 100000},
+      {.section = "log", .name = "app_kept_seconds",
+       .integer = [](Config& c) -> int& { return c.log.app_kept_seconds; }, .min = 1, .max = 31536000},
       {.section = "server", .name = "shutdown_grace_ms",
        .integer = [](Config& c) -> int& { return c.server.shutdown_grace_ms; }, .min = 0, .max = 3600000},
+      {.section = "server", .name = "reconcile_interval_ms",
+       .integer = [](Config& c) -> int& { return c.server.reconcile_interval_ms; }, .min = 100, .max = 3600000},
   };
   return specs;
 }

@@ -100,6 +100,39 @@ const std::vector<Migration>& migrations() {
         ALTER TABLE jobs DROP CONSTRAINT jobs_kind_check;
         ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check CHECK (kind IN ('job', 'task', 'export'));
       )SQL"},
+      {5, "app versions and installs", R"SQL(
+        -- Every version of an app uploaded through the admin API. A version
+        -- never changes: a new upload of other contents is a new version;
+        -- the same contents again are the version already there.
+        CREATE TABLE app_versions (
+          app_name     TEXT NOT NULL,
+          version      INT NOT NULL,
+          content_hash TEXT NOT NULL,           -- SHA-256 of its files (runtime::content_hash)
+          archive      BYTEA NOT NULL,          -- the .tar.gz as uploaded
+          code         JSONB NOT NULL,          -- path -> the module as the sandbox runs it (transpiled)
+          manifest     JSONB NOT NULL,          -- its plugin.json
+          capabilities JSONB NOT NULL,          -- methods, jobs, scheduled tasks (as check-app reports them)
+          created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+          PRIMARY KEY (app_name, version),
+          UNIQUE (app_name, content_hash)
+        );
+        -- An app installed for a team: at a pinned version, or the latest
+        -- one (version NULL).
+        CREATE TABLE app_installs (
+          id            BIGSERIAL PRIMARY KEY,
+          team_id       BIGINT NOT NULL,
+          app_name      TEXT NOT NULL,
+          version       INT,
+          config        JSONB NOT NULL DEFAULT '{}',
+          install_order INT NOT NULL DEFAULT 0,
+          enabled       BOOLEAN NOT NULL DEFAULT true,
+          load_error    TEXT,                   -- why it does not run, as a daemon last found
+          created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+          updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+          UNIQUE (team_id, app_name),
+          FOREIGN KEY (app_name, version) REFERENCES app_versions (app_name, version)
+        );
+      )SQL"},
   };
   return all;
 }

@@ -17,11 +17,13 @@ std::string content_type_of(const std::string& name) {
 }
 
 // An attachment value names a file inside the bundle (or an absolute path).
-std::optional<nlohmann::json> read_attachment(const Bundle& bundle, const std::string& name, std::string* problem) {
+std::optional<nlohmann::json> read_attachment(const Bundle& bundle, const std::string& name, AttachmentFiles files,
+                                              std::string* problem) {
   std::string contents;
   if (auto it = bundle.files.find(name); it != bundle.files.end()) {
     contents = it->second;
-  } else if (std::filesystem::path(name).is_absolute() && std::filesystem::is_regular_file(name)) {
+  } else if (files == AttachmentFiles::bundle_or_absolute_path && std::filesystem::path(name).is_absolute() &&
+             std::filesystem::is_regular_file(name)) {
     std::ifstream in(name, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
@@ -37,7 +39,7 @@ std::optional<nlohmann::json> read_attachment(const Bundle& bundle, const std::s
 
 }  // namespace
 
-ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& values) {
+ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& values, AttachmentFiles files) {
   ResolvedConfig out;
   const auto& fields = bundle.manifest.config;
   for (const auto& [key, value] : values.items()) {
@@ -92,7 +94,7 @@ ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& va
       std::string problem;
       if (!value.is_string()) {
         out.problems.push_back(name + ": must name a file");
-      } else if (auto attachment = read_attachment(bundle, value.get<std::string>(), &problem)) {
+      } else if (auto attachment = read_attachment(bundle, value.get<std::string>(), files, &problem)) {
         out.attachments[field.key] = *attachment;
       } else {
         out.problems.push_back(name + ": " + problem);

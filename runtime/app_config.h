@@ -17,6 +17,11 @@ struct ResolvedConfig {
   std::vector<std::string> problems;                      // empty when usable
 };
 
-ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& values);
+// Where an attachment's file may come from: the bundle, or also an
+// absolute path on this machine (config-file apps: the operator's own).
+enum class AttachmentFiles { bundle_only, bundle_or_absolute_path };
+
+ResolvedConfig resolve_app_config(const Bundle& bundle, const nlohmann::json& values,
+                                  AttachmentFiles files = AttachmentFiles::bundle_or_absolute_path);
 
 }  // namespace ps::runtime

@@ -26,6 +26,7 @@ AppInstance::AppInstance(InstanceSettings settings, InstanceEnvironment& env)
       env_(env),
       label_(settings_.bundle->manifest.name + " (" + std::to_string(settings_.id) + ")"),
       thread_(settings_.thread),
+      recent_log_(env.kept_log),
       console_budget_(env.console),
       health_(env.health, std::chrono::steady_clock::now()) {
   heap_gauge_ = &env_.metrics->gauge("plugin_server_app_heap_used_bytes", "V8 heap in use by an app instance.",
@@ -90,7 +91,9 @@ void AppInstance::log(const std::string& level, const std::string& text) {
                    : level == "warn" ? spdlog::level::warn
                    : level == "debug" ? spdlog::level::debug
                                       : spdlog::level::info;
-  spdlog::log(spd_level, "[app {} team {}] {}", label_, team_id(), console_budget_.line(text));
+  auto line = console_budget_.line(text);
+  spdlog::log(spd_level, "[app {} team {}] {}", label_, team_id(), line);
+  recent_log_.add(level, std::move(line));
 }
 
 void AppInstance::start(std::function<void(std::optional<std::string>)> ready) {
@@ -207,6 +210,7 @@ void AppInstance::disable(const std::string& reason) {
 CallDone AppInstance::observed(const std::string& method, CallDone done) {
   auto& m = metrics_for(method);
   m.calls->inc();
+  ++calls_;
   auto started = std::chrono::steady_clock::now();
   return [self = shared_from_this(), &m, started, done = std::move(done), method](CallOutcome outcome) {
     auto wall = std::chrono::steady_clock::now() - started;
@@ -216,6 +220,8 @@ CallDone AppInstance::observed(const std::string& method, CallDone done) {
       m.errors->inc();
       if (outcome.failure == Failure::CpuLimit || outcome.failure == Failure::WallLimit) m.timeouts->inc();
       spdlog::warn("[app {} team {}] {} failed: {}", self->label_, self->team_id(), method, outcome.error);
+      ++self->failures_;
+      self->recent_log_.add("error", method + " failed: " + outcome.error);
     }
     // A failed setupPlugin starts a fresh isolate on its own (retry_setup).
     if (self->sandbox_ && self->sandbox_->broken() && method != "setupPlugin") {

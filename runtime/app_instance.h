@@ -18,6 +18,7 @@
 #include "runtime/app_health.h"
 #include "runtime/console_budget.h"
 #include "runtime/export_buffer.h"
+#include "runtime/instance_log.h"
 #include "runtime/limits.h"
 #include "runtime/sandbox.h"
 
@@ -47,6 +48,7 @@ struct InstanceEnvironment {
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_event_depth = 512;
   ConsoleLimits console;
+  InstanceLogLimits kept_log;  // what each instance's recent_log() keeps
   std::size_t max_storage_value_bytes = 1u << 20;
   std::size_t max_cache_value_bytes = 1u << 20;
   double max_enqueues_per_second = 1000;
@@ -67,6 +69,7 @@ struct InstanceSettings {
   std::string config_json = "{}";
   std::string attachments_json = "{}";
   int thread = 0;  // the JS thread it lives on (see ChainPlacement)
+  int version = 0;  // of an install made through the admin API; 0: from a file
   PosthogApiAccess posthog_api;
 };
 
@@ -102,9 +105,12 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   const std::string& name() const { return settings_.bundle->manifest.name; }
   const std::string& label() const { return label_; }
   const std::string& source() const { return settings_.bundle->source; }
+  const Manifest& manifest() const { return settings_.bundle->manifest; }
   InstanceId id() const { return settings_.id; }
   long long team_id() const { return settings_.team_id; }
   int order() const { return settings_.order; }
+  int thread() const { return thread_; }
+  int version() const { return settings_.version; }
   InstanceState state() const { return state_.load(); }
   std::string disabled_reason() const;
   // Valid once start() reported ready.
@@ -117,6 +123,11 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   // An operator's re-enable after its health suspended or disabled it:
   // false if it was neither.
   bool enable();
+  // Its recent console lines and failed calls, oldest first.
+  std::vector<InstanceLogLine> recent_log() { return recent_log_.recent(); }
+  // Calls into its JS so far, and how many of them failed.
+  std::uint64_t calls() const { return calls_.load(); }
+  std::uint64_t failures() const { return failures_.load(); }
 
  private:
   struct MethodMetrics;
@@ -150,6 +161,9 @@ class AppInstance : public std::enable_shared_from_this<AppInstance> {
   Exports exports_;
   std::atomic<bool> processes_events_{true};
   std::atomic<bool> stopping_{false};  // stop() was called: queued calls fail
+  InstanceLog recent_log_;
+  std::atomic<std::uint64_t> calls_{0};
+  std::atomic<std::uint64_t> failures_{0};
   // Touched only on the instance's thread:
   std::shared_ptr<Sandbox> sandbox_;
   bool replacing_ = false;

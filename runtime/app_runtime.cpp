@@ -40,6 +40,8 @@ RuntimeOptions runtime_options(const config::Config& config) {
   o.max_event_depth = static_cast<std::size_t>(config.kafka.max_nesting_depth);
   o.console.max_line_bytes = static_cast<std::size_t>(config.log.app_max_line_bytes);
   o.console.lines_per_second = config.log.app_lines_per_second;
+  o.kept_log.max_lines = static_cast<std::size_t>(config.log.app_kept_lines);
+  o.kept_log.retention = std::chrono::seconds(config.log.app_kept_seconds);
   o.max_storage_value_bytes = static_cast<std::size_t>(config.runtime.storage_max_value_bytes);
   o.max_storage_total_bytes = static_cast<long long>(config.runtime.storage_max_total_mb) << 20;
   o.max_enqueues_per_second = config.jobs.max_enqueues_per_second;
@@ -113,6 +115,7 @@ AppRuntime::AppRuntime(const RuntimeOptions& options, db::Pool* pool, metrics::R
   env_.max_job_payload_bytes = options.max_job_payload_bytes;
   env_.max_event_depth = options.max_event_depth;
   env_.console = options.console;
+  env_.kept_log = options.kept_log;
   env_.max_storage_value_bytes = options.max_storage_value_bytes;
   env_.max_cache_value_bytes = options.max_cache_value_bytes;
   env_.max_enqueues_per_second = options.max_enqueues_per_second;

@@ -44,6 +44,7 @@ struct RuntimeOptions {
   std::size_t max_job_payload_bytes = 1u << 20;
   std::size_t max_event_depth = 512;  // kafka.max_nesting_depth: deeper processEvent results are refused
   ConsoleLimits console;
+  InstanceLogLimits kept_log;
   std::size_t max_storage_value_bytes = 1u << 20;
   long long max_storage_total_bytes = 64ll << 20;  // per instance
   double max_enqueues_per_second = 1000;

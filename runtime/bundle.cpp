@@ -1,8 +1,12 @@
 #include "runtime/bundle.h"
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
+#include <openssl/evp.h>
+
+#include "base/hex.h"
 #include "runtime/tar_gz.h"
 
 namespace ps::runtime {
@@ -77,6 +81,35 @@ Bundle load_bundle(const std::filesystem::path& path) {
     throw BundleError(bundle.source + ": no such folder or .tar.gz file");
   }
   return bundle_from_files(std::move(bundle.source), std::move(bundle.files));
+}
+
+Bundle bundle_from_archive(const std::string& compressed, std::string source) {
+  std::map<std::string, std::string> files;
+  try {
+    files = unpack_tar_gz(compressed, source, kMaxBundleBytes);
+  } catch (const std::runtime_error& e) {
+    throw BundleError(e.what());
+  }
+  strip_single_top_folder(files);
+  return bundle_from_files(std::move(source), std::move(files));
+}
+
+std::string content_hash(const Bundle& bundle) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("sha256: OpenSSL failed");
+  // Each path and its contents, length first, in path order: no two
+  // different sets of files give the same input.
+  for (const auto& [path, contents] : bundle.files) {
+    for (const std::string* part : {&path, &contents}) {
+      auto length = std::to_string(part->size()) + ":";
+      EVP_DigestUpdate(ctx.get(), length.data(), length.size());
+      EVP_DigestUpdate(ctx.get(), part->data(), part->size());
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1) throw std::runtime_error("sha256: OpenSSL failed");
+  return base::to_hex(std::string_view(reinterpret_cast<const char*>(digest), size));
 }
 
 Bundle bundle_from_files(std::string source, std::map<std::string, std::string> files) {

@@ -25,5 +25,11 @@ Bundle load_bundle(const std::filesystem::path& path);
 
 // The same checks on files already in memory; `source` names them in errors.
 Bundle bundle_from_files(std::string source, std::map<std::string, std::string> files);
+// The same for a .tar.gz already in memory (an upload).
+Bundle bundle_from_archive(const std::string& compressed, std::string source);
+
+// SHA-256 (hex) of the bundle's files, paths and contents: the same for the
+// same files however they were packed.
+std::string content_hash(const Bundle& bundle);
 
 }  // namespace ps::runtime

@@ -10,10 +10,14 @@
 namespace ps::runtime {
 
 AppReport inspect_app(const std::filesystem::path& path, const Limits& limits) {
+  return inspect_bundle(load_bundle(path), limits);
+}
+
+AppReport inspect_bundle(Bundle read, const Limits& limits) {
   Watchdog watchdog;
   // Transpiling runs once per bundle, on no shared thread: the call limit bounds it.
   Transpiler transpiler(watchdog, limits.wall);
-  auto loaded = std::make_shared<Bundle>(load_bundle(path));
+  auto loaded = std::make_shared<Bundle>(std::move(read));
   prepare_modules(*loaded, transpiler);
   std::shared_ptr<const Bundle> bundle = std::move(loaded);
   Executor executor(1, "check-app");
@@ -25,7 +29,7 @@ AppReport inspect_app(const std::filesystem::path& path, const Limits& limits) {
     options.watchdog = &watchdog;
     options.executor = &executor;
     auto sandbox = Sandbox::create(std::move(options));
-    return AppReport{bundle->manifest.name, bundle->manifest.description, sandbox->exports()};
+    return AppReport{bundle->manifest.name, bundle->manifest.description, sandbox->exports(), bundle};
   });
   auto report = task.get_future();
   executor.post(0, [&task] { task(); });

@@ -103,7 +103,10 @@ Manifest parse_manifest(const std::string& text, const std::string& source) {
   }
   if (auto it = doc.find("publicJobs"); it != doc.end() && !it->is_null()) {
     if (it->is_object()) {
-      for (const auto& [name, _] : it->items()) m.public_jobs.push_back(name);
+      for (const auto& [name, job] : it->items()) {
+        m.public_jobs.push_back(name);
+        if (job.is_object() && job.contains("payload")) m.public_job_payloads[name] = job["payload"];
+      }
     } else if (it->is_array()) {
       for (const auto& name : *it) {
         if (!name.is_string()) throw BundleError(source + ": \"publicJobs\" must name jobs as strings");

@@ -2,6 +2,7 @@
 // plugin.json: what an app declares about itself.
 
 #include <stdexcept>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,6 +39,9 @@ struct Manifest {
   std::string main;  // empty when plugin.json names none: the bundle picks index.js or index.ts
   std::vector<ConfigField> config;
   std::vector<std::string> public_jobs;
+  // Each public job's declared payload ({"field": {"type", "required",
+  // "default", "title"}}), as plugin.json has it; see public_job_payload.h.
+  std::map<std::string, nlohmann::json> public_job_payloads;
 
   const ConfigField* field(const std::string& key) const;
 };

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -86,7 +87,58 @@ std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) 
   return data;
 }
 
+// One tar header block for an entry of `type` and `size`.
+std::string header_block(const std::string& path, std::size_t size, char type) {
+  std::string block(kBlock, '\0');
+  std::memcpy(block.data(), path.data(), std::min<std::size_t>(path.size(), 99));
+  std::snprintf(block.data() + 100, 8, "%07o", 0644);
+  std::snprintf(block.data() + 108, 8, "%07o", 0);
+  std::snprintf(block.data() + 116, 8, "%07o", 0);
+  std::snprintf(block.data() + 124, 12, "%011llo", static_cast<unsigned long long>(size));
+  std::snprintf(block.data() + 136, 12, "%011o", 0);
+  block[156] = type;
+  std::memcpy(block.data() + 257, "ustar  ", 8);  // the GNU magic, which long names need
+  // The checksum is taken with its own field as spaces.
+  std::memset(block.data() + 148, ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : block) sum += c;
+  std::snprintf(block.data() + 148, 8, "%06o", sum);
+  return block;
+}
+
+void append_entry(std::string& tar, const std::string& path, const std::string& body, char type) {
+  tar += header_block(path, body.size(), type);
+  tar += body;
+  tar.append((kBlock - body.size() % kBlock) % kBlock, '\0');
+}
+
+std::string gzip(const std::string& data) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("cannot start zlib");
+  }
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, deflateEnd);
+  std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("cannot compress the archive");
+  out.resize(out.size() - z.avail_out);
+  return out;
+}
+
 }  // namespace
+
+std::string pack_tar_gz(const std::map<std::string, std::string>& files) {
+  std::string tar;
+  for (const auto& [path, body] : files) {
+    if (path.size() > 99) append_entry(tar, "././@LongLink", path + '\0', 'L');
+    append_entry(tar, path, body, '0');
+  }
+  tar.append(2 * kBlock, '\0');
+  return gzip(tar);
+}
 
 std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& archive, std::size_t max_bytes) {
   return unpack_tar_gz(read_file(archive, max_bytes), archive.string(), max_bytes);

@@ -1,5 +1,6 @@
 #pragma once
-// Reads the regular files of a .tar.gz archive into memory.
+// Reads the regular files of a .tar.gz archive into memory, and packs
+// files into one.
 
 #include <filesystem>
 #include <map>
@@ -15,5 +16,9 @@ std::map<std::string, std::string> read_tar_gz(const std::filesystem::path& arch
 // The same for an archive already in memory; `name` names it in errors.
 std::map<std::string, std::string> unpack_tar_gz(const std::string& compressed, const std::string& name,
                                                  std::size_t max_bytes);
+
+// A .tar.gz holding `files` (path inside the archive -> contents) as
+// regular files, paths longer than a tar header holds as GNU long names.
+std::string pack_tar_gz(const std::map<std::string, std::string>& files);
 
 }  // namespace ps::runtime

@@ -2,67 +2,39 @@
 
 #include <algorithm>
 
-#include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
-
-#include "db/error_text.h"
-#include "db/session.h"
+#include "db/listener.h"
 #include "scheduler/sql.h"
 
 namespace ps::scheduler {
 
 namespace {
 
-class Receiver : public pqxx::notification_receiver {
- public:
-  Receiver(pqxx::connection_base& conn, const Notifier::Handler& handler)
-      : pqxx::notification_receiver(conn, sql::kChannel), handler_(handler) {}
-  void operator()(const std::string& payload, int) override {
-    long long ms = 0;
-    try {
-      ms = std::stoll(payload);
-    } catch (const std::exception&) {
-      // Unknown payload: treat the jobs as due now.
-    }
-    // A job due past tomorrow is found again by a later poll; a time that
-    // far out would not fit the clock.
-    using namespace std::chrono;
-    long long tomorrow = duration_cast<milliseconds>((system_clock::now() + hours(24)).time_since_epoch()).count();
-    handler_(system_clock::time_point(milliseconds(std::clamp(ms, 0LL, tomorrow))));
+// A payload's run_at in milliseconds since the epoch, clamped to tomorrow:
+// a job due past that is found again by a later poll, and a time that far
+// out would not fit the clock. Unknown text: due now.
+std::chrono::system_clock::time_point due_time(const std::string& payload) {
+  using namespace std::chrono;
+  long long ms = 0;
+  try {
+    ms = std::stoll(payload);
+  } catch (const std::exception&) {
   }
-
- private:
-  const Notifier::Handler& handler_;
-};
+  long long tomorrow = duration_cast<milliseconds>((system_clock::now() + hours(24)).time_since_epoch()).count();
+  return system_clock::time_point(milliseconds(std::clamp(ms, 0LL, tomorrow)));
+}
 
 }  // namespace
 
-Notifier::Notifier(std::string database_url, Handler handler)
-    : url_(std::move(database_url)), handler_(std::move(handler)), thread_([this] { loop(); }) {}
-
-Notifier::~Notifier() {
-  stopping_ = true;
-  thread_.join();
+Notifier::Notifier(std::string database_url, Handler handler) {
+  db::ListenerOptions options{std::move(database_url), sql::kChannel, "jobs"};
+  listener_ = std::make_unique<db::Listener>(options, [handler = std::move(handler)](const std::vector<std::string>& payloads) {
+    // Nothing heard (a reconnect): jobs may have arrived unheard; look now.
+    auto earliest = payloads.empty() ? std::chrono::system_clock::time_point() : due_time(payloads.front());
+    for (const auto& payload : payloads) earliest = std::min(earliest, due_time(payload));
+    handler(earliest);
+  });
 }
 
-void Notifier::loop() {
-  db::Session session(url_, std::chrono::seconds(5));
-  bool reported = false;
-  while (!stopping_) {
-    try {
-      auto& conn = session.get();
-      Receiver receiver(conn, handler_);
-      // After (re)connecting, jobs may have arrived unheard: look now.
-      handler_(std::chrono::system_clock::time_point());
-      reported = false;
-      while (!stopping_) conn.await_notification(0, 200000);
-    } catch (const std::exception& e) {
-      session.reset();
-      if (!reported) spdlog::error("jobs: LISTEN connection lost, reconnecting: {}", db::error_text(e));
-      reported = true;
-      for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-}
+Notifier::~Notifier() = default;
 
 }  // namespace ps::scheduler

@@ -1,12 +1,16 @@
 #pragma once
-// LISTENs on the job channel and reports each NOTIFY (a commit of new jobs,
-// with the earliest run_at in the payload), reconnecting after an outage.
+// LISTENs on the job channel (db::Listener) and reports when jobs may be
+// due: the earliest run_at among the notifications heard (a commit of new
+// jobs carries its earliest in the payload), or now after a reconnect.
 
-#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
-#include <thread>
+
+namespace ps::db {
+class Listener;
+}
 
 namespace ps::scheduler {
 
@@ -17,12 +21,7 @@ class Notifier {
   ~Notifier();
 
  private:
-  void loop();
-
-  std::string url_;
-  Handler handler_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  std::unique_ptr<db::Listener> listener_;
 };
 
 }  // namespace ps::scheduler

@@ -147,6 +147,45 @@ inline constexpr const char* kPruneTaskRuns = R"SQL(
 
 inline constexpr const char* kDepthByState = "SELECT state, count(*) FROM jobs GROUP BY state";
 
+// The admin API's view of the queue (scheduler/job_admin.h).
+// $1: state or NULL, $2: instance or NULL, $3: how many. Newest first;
+// the payload's size only (an export batch holds many events).
+inline constexpr const char* kAdminListJobs = R"SQL(
+  SELECT id, instance_id, kind, name, state, attempts, max_attempts,
+         to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         last_error,
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         coalesce(octet_length(payload::text), 0)
+  FROM jobs
+  WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR instance_id = $2)
+  ORDER BY id DESC LIMIT $3
+)SQL";
+inline constexpr const char* kAdminJobState = "SELECT state FROM jobs WHERE id = $1";
+// A failed or discarded job runs again from its first attempt, now.
+// $1: its id. (The last error stays until the next outcome.)
+inline constexpr const char* kAdminRetryJob = R"SQL(
+  UPDATE jobs SET state = 'available', attempts = 0, run_at = now(), finished_at = NULL,
+                  locked_by = NULL, locked_until = NULL
+  WHERE id = $1 AND state IN ('failed', 'discarded')
+  RETURNING id
+)SQL";
+// The same for every job in `state` ($1: failed or discarded), of one instance ($2) or all.
+inline constexpr const char* kAdminRetryJobs = R"SQL(
+  WITH retried AS (
+    UPDATE jobs SET state = 'available', attempts = 0, run_at = now(), finished_at = NULL,
+                    locked_by = NULL, locked_until = NULL
+    WHERE state = $1 AND ($2::bigint IS NULL OR instance_id = $2)
+      AND NOT (kind = 'task' AND EXISTS (
+        SELECT 1 FROM jobs queued WHERE queued.instance_id = jobs.instance_id AND queued.name = jobs.name
+          AND queued.kind = 'task' AND queued.state IN ('available', 'running')))
+    RETURNING 1
+  )
+  SELECT count(*) FROM retried
+)SQL";
+// A job not running goes. $1: its id.
+inline constexpr const char* kAdminCancelJob = "DELETE FROM jobs WHERE id = $1 AND state <> 'running' RETURNING id";
+
 // One period of a scheduled task, across every daemon: the period row is
 // taken once; the task job is queued only when the previous run of the same
 // task has finished (the partial unique index jobs_one_task), so a run never

@@ -17,8 +17,15 @@
 #include "scheduler/job_enqueuer.h"
 #include "scheduler/job_queue.h"
 #include "ingestion/message_parser.h"
+#include "server/admin_apps.h"
 #include "server/admin_auth.h"
+#include "server/admin_jobs.h"
+#include "server/admin_worker.h"
+#include "server/admin_instances.h"
 #include "server/http_server.h"
+#include "server/install_store.h"
+#include "server/install_sync.h"
+#include "server/json_response.h"
 #include "server/postgres_monitor.h"
 #include "server/readiness.h"
 
@@ -41,36 +48,10 @@ struct Daemon::Parts {
   std::atomic<bool> apps_loaded{false};
   std::atomic<bool> stopping{false};
   std::thread app_loader;
+  std::unique_ptr<InstallSync> install_sync;  // made by app_loader
+  std::unique_ptr<AdminWorker> admin_worker;
   std::unique_ptr<HttpServer> http;
 };
-
-namespace {
-
-HttpResponse json_response(int status, const nlohmann::json& body) {
-  return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
-}
-
-nlohmann::json health_json(const runtime::HealthSnapshot& h) {
-  nlohmann::json out = {{"state", runtime::health_state_name(h.state)},
-                        {"budget_left_seconds", h.budget_left_seconds},
-                        {"reason", h.reason},
-                        {"suspensions", h.suspensions}};
-  if (h.state == runtime::HealthState::suspended) out["suspended_for_seconds"] = h.suspended_for_seconds;
-  return out;
-}
-
-nlohmann::json apps_status(runtime::AppRegistry& registry) {
-  auto list = nlohmann::json::array();
-  for (const auto& s : registry.status()) {
-    nlohmann::json entry = {{"app", s.app},     {"path", s.path},   {"team_id", s.team_id}, {"instance_id", s.id},
-                            {"state", s.state}, {"error", s.error}};
-    if (s.health) entry["health"] = health_json(*s.health);
-    list.push_back(std::move(entry));
-  }
-  return list;
-}
-
-}  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
 
@@ -95,9 +76,7 @@ HttpRoutes Daemon::routes() {
       handler(req, std::move(respond));
     };
   };
-  routes[{"GET", "/apps"}] = admin([&p](const HttpRequest&, HttpResponder respond) {
-    respond(json_response(200, apps_status(p.runtime->registry())));
-  });
+  add_instance_routes(routes, admin, p.runtime->registry());
   // Runs one event through its team's apps and answers with the result,
   // without producing it to Kafka: for trying apps out. The apps' own side
   // effects (storage, jobs, fetch) do happen.
@@ -123,18 +102,8 @@ HttpRoutes Daemon::routes() {
                    "}"});
     });
   });
-  // Lets an instance its health suspended or disabled take calls again.
-  routes[{"POST", "/admin/instances/{id}/enable"}] = admin([&p](const HttpRequest& req, HttpResponder respond) {
-    auto instance = p.runtime->registry().find(std::strtoll(req.params.at("id").c_str(), nullptr, 10));
-    if (!instance) return respond(json_response(404, {{"error", "no app instance " + req.params.at("id")}}));
-    bool enabled = instance->enable();
-    respond(json_response(enabled ? 200 : 409,
-                          enabled ? nlohmann::json{{"instance_id", instance->id()}, {"health", health_json(instance->health())}}
-                                  : nlohmann::json{{"error", "the instance is " +
-                                                                 std::string(runtime::health_state_name(
-                                                                     instance->health().state)) +
-                                                                 ", not suspended or disabled"}}));
-  });
+  add_app_routes(routes, admin, *p.pool, runtime::runtime_options(config_).limits, *p.admin_worker);
+  add_job_routes(routes, admin, *p.pool, *p.admin_worker, p.runtime->registry(), p.enqueuer.get());
   return routes;
 }
 
@@ -167,6 +136,7 @@ void Daemon::start() {
       return true;
     });
   }
+  p.admin_worker = std::make_unique<AdminWorker>();
   p.http = std::make_unique<HttpServer>(config_.http.host, config_.http.port, routes());
   spdlog::info("http: serving on {}:{}", config_.http.host, p.http->port());
   p.postgres_monitor = std::make_unique<PostgresMonitor>(*p.pool, p.readiness, p.metrics);
@@ -177,7 +147,7 @@ void Daemon::start() {
       if (p.stopping) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    p.runtime->load(config_.apps);
+    p.runtime->load(apps_to_load());
     p.apps_loaded = true;
     int ready = 0, other = 0;
     for (const auto& s : p.runtime->registry().status()) (s.state == "ready" ? ready : other)++;
@@ -186,9 +156,29 @@ void Daemon::start() {
     p.jobs = std::make_unique<scheduler::JobQueue>(scheduler::job_queue_options(config_), p.runtime->registry(),
                                                    p.metrics);
     p.readiness.set("jobs", true);
-    if (!p.stopping) start_ingestion();
+    if (p.stopping) return;
+    start_ingestion();
+    // From now on installs made through the admin API reach this daemon as they change.
+    p.install_sync = std::make_unique<InstallSync>(config_.database.url, *p.pool, p.runtime->registry(),
+                                                   std::chrono::milliseconds(config_.server.reconcile_interval_ms));
   });
   spdlog::info("plugin-server started");
+}
+
+std::vector<config::AppConfig> Daemon::apps_to_load() {
+  auto apps = config_.apps;
+  // Installs made through the admin API come after the config file's apps:
+  // on a name clash for a team the config file's wins, and the install is
+  // reported as refused in /apps.
+  try {
+    auto installed = InstallStore(*parts_->pool).runnable(true);
+    if (!installed.empty()) spdlog::info("apps: {} install(s) from the admin API", installed.size());
+    apps.insert(apps.end(), std::make_move_iterator(installed.begin()), std::make_move_iterator(installed.end()));
+  } catch (const std::exception& e) {
+    spdlog::error("apps: cannot read the installs made through the admin API; running the config file's apps only: {}",
+                  e.what());
+  }
+  return apps;
 }
 
 void Daemon::start_broker_clients() {
@@ -257,6 +247,8 @@ void Daemon::stop() {
   p.stopping = true;
   // start() may have failed part-way: stop what did start.
   if (p.app_loader.joinable()) p.app_loader.join();
+  // No reloads during shutdown.
+  p.install_sync.reset();
   // Intake first: no new events, in-flight ones settle within the grace period.
   p.samples.reset();
   if (p.pipeline) {
@@ -267,6 +259,8 @@ void Daemon::stop() {
   // Jobs that outlived the grace period report to the queue until the runtime stops.
   if (p.runtime) p.runtime->stop();
   // HTTP handlers use the runtime: close HTTP before the runtime goes.
+  // Admin requests under way answer first, while there is HTTP to answer on.
+  if (p.admin_worker) p.admin_worker->close();
   p.http.reset();
   p.pipeline.reset();
   p.jobs.reset();

@@ -2,6 +2,7 @@
 // The running daemon: owns every part and starts and stops them in order.
 
 #include <memory>
+#include <vector>
 
 #include "config/config.h"
 #include "server/http_server.h"
@@ -29,6 +30,8 @@ class Daemon {
   // The embedded broker (if configured) and posthog.capture's producer.
   void start_broker_clients();
   void start_ingestion();
+  // The config file's [[apps]], then the enabled installs kept in Postgres.
+  std::vector<config::AppConfig> apps_to_load();
   config::Config config_;
   std::unique_ptr<Parts> parts_;
 };

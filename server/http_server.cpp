@@ -28,7 +28,8 @@ namespace {
 // briefly and never blocks anybody else.
 constexpr auto kRequestTimeout = std::chrono::seconds(5);
 constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+// A route that takes bodies larger than the default (an upload) has longer.
+constexpr auto kLargeRequestTimeout = std::chrono::seconds(60);
 constexpr std::size_t kMaxConnections = 256;
 
 class Session;
@@ -58,7 +59,9 @@ class SessionTable {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpRoutes& routes, SessionTable& table)
-      : stream_(std::move(socket)), routes_(routes), table_(table), handle_(table.add(this)) {}
+      : stream_(std::move(socket)), routes_(routes), table_(table), handle_(table.add(this)) {
+    for (const auto& [key, route] : routes_) largest_body_ = std::max(largest_body_, route.max_body_bytes);
+  }
   ~Session() { table_.remove(handle_); }
 
   void start() { read(); }
@@ -77,11 +80,47 @@ class Session : public std::enable_shared_from_this<Session> {
   void read() {
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
-    parser_->body_limit(kMaxBodyBytes);
+    // The header is checked against the largest any route takes; on_header
+    // then holds the request to its own route's.
+    parser_->body_limit(largest_body_);
     stream_.expires_after(kRequestTimeout);
     reading_ = true;
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // The header is in: the route says how large a body it takes.
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    const auto& req = parser_->get();
+    std::string target(req.target());
+    const auto* route = find_route(method_of(req), target.substr(0, target.find('?')), nullptr);
+    auto limit = route ? route->max_body_bytes : HttpRoute::kDefaultMaxBody;
+    if (auto length = parser_->content_length(); length && *length > limit) {
+      return on_read(http::error::body_limit);
+    }
+    parser_->body_limit(limit);
+    if (limit > HttpRoute::kDefaultMaxBody) stream_.expires_after(kLargeRequestTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  static std::string method_of(const http::request<http::string_body>& req) {
+    return req.method() == http::verb::head ? "GET" : std::string(req.method_string());
+  }
+
+  // The route for a request, a literal path first; fills `params` from a
+  // templated one.
+  const HttpRoute* find_route(const std::string& method, const std::string& path, PathParams* params) const {
+    if (auto exact = routes_.find({method, path}); exact != routes_.end()) return &exact->second;
+    for (const auto& [key, route] : routes_) {
+      if (key.first != method) continue;
+      if (auto matched = match_path(key.second, path)) {
+        if (params) *params = std::move(*matched);
+        return &route;
+      }
+    }
+    return nullptr;
   }
 
   void on_read(beast::error_code ec) {
@@ -89,6 +128,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted) {
       close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      respond(http::status::payload_too_large, "text/plain; charset=utf-8", "request body too large\n",
+              /*keep_alive=*/false, /*head=*/false);
       return;
     }
     if (ec) {
@@ -101,7 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool head = req.method() == http::verb::head;
     const bool keep_alive = req.keep_alive();
     HttpRequest request;
-    request.method = head ? "GET" : std::string(req.method_string());
+    request.method = method_of(req);
     std::string target(req.target());
     auto question = target.find('?');
     request.path = target.substr(0, question);
@@ -112,18 +156,8 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers[name] = std::string(field.value());
     }
     request.body = req.body();
-    auto route = routes_.find({request.method, request.path});
-    if (route == routes_.end()) {
-      for (auto it = routes_.begin(); it != routes_.end(); ++it) {
-        if (it->first.first != request.method) continue;
-        if (auto params = match_path(it->first.second, request.path)) {
-          request.params = std::move(*params);
-          route = it;
-          break;
-        }
-      }
-    }
-    if (route == routes_.end()) {
+    const auto* route = find_route(request.method, request.path, &request.params);
+    if (!route) {
       bool other_method = false;
       for (const auto& [key, _] : routes_) other_method = other_method || match_path(key.second, request.path);
       if (other_method) {
@@ -144,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     };
     try {
-      route->second(request, responder);
+      route->handler(request, responder);
     } catch (const std::exception& e) {
       spdlog::error("http: handler for {} {} failed: {}", request.method, request.path, e.what());
       respond(http::status::internal_server_error, "text/plain; charset=utf-8", "internal error\n", keep_alive, head);
@@ -182,6 +216,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpRoutes& routes_;
+  std::size_t largest_body_ = HttpRoute::kDefaultMaxBody;
   SessionTable& table_;
   SessionTable::Handle handle_;
   std::atomic<bool> reading_{false};

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,12 +34,26 @@ struct HttpRequest {
 
 using HttpResponder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond)>;
+
+// A handler, and the largest request body it takes (a larger one is
+// answered 413 before the handler sees it).
+struct HttpRoute {
+  static constexpr std::size_t kDefaultMaxBody = 64 * 1024;
+  HttpRoute() = default;
+  // From any handler callable (a lambda too, so `routes[key] = [](...) {...}` reads as before).
+  template <class Handler>
+    requires std::is_constructible_v<HttpHandler, Handler>
+  HttpRoute(Handler h, std::size_t max_body = kDefaultMaxBody) : handler(std::move(h)), max_body_bytes(max_body) {}
+  HttpHandler handler;
+  std::size_t max_body_bytes = kDefaultMaxBody;
+};
+
 // Keyed by {method, path}; a path may have `{name}` segments (route_match.h).
 // HEAD is served by the GET route.
-using HttpRoutes = std::map<std::pair<std::string, std::string>, HttpHandler>;
+using HttpRoutes = std::map<std::pair<std::string, std::string>, HttpRoute>;
 
 // A GET route whose answer is ready at once.
-inline std::pair<std::pair<std::string, std::string>, HttpHandler> get_route(std::string path,
+inline std::pair<std::pair<std::string, std::string>, HttpRoute> get_route(std::string path,
                                                                             std::function<HttpResponse()> answer) {
   return {{"GET", std::move(path)}, [answer = std::move(answer)](const HttpRequest&, HttpResponder respond) {
             respond(answer());

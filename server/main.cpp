@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "cli/commands.h"
 #include "config/config.h"
 #include "config/database_url.h"
 #include "db/migrations.h"
@@ -113,8 +114,11 @@ int main(int argc, char** argv) {
   auto* check_app = cli.add_subcommand("check-app", "Validate an app bundle and print its capabilities");
   std::string app_path;
   check_app->add_option("path", app_path, "App folder or .tar.gz")->required();
+  ps::cli::AdminCommands admin(cli);
   cli.require_subcommand(0, 1);
   CLI11_PARSE(cli, argc, argv);
+  // The admin API's commands talk to a running daemon: they need no config.
+  if (auto exit_code = admin.run()) return *exit_code;
 
   ps::config::Config config;
   try {

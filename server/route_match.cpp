@@ -11,6 +11,31 @@ std::string_view next_segment(std::string_view& rest) {
   rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
   return segment;
 }
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A segment with its %XX escapes decoded (a public job's name has spaces);
+// nullopt for a broken escape.
+std::optional<std::string> percent_decoded(std::string_view segment) {
+  std::string out;
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out += segment[i];
+      continue;
+    }
+    if (i + 2 >= segment.size()) return std::nullopt;
+    int high = hex_digit(segment[i + 1]), low = hex_digit(segment[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return out;
+}
 }  // namespace
 
 std::optional<PathParams> match_path(std::string_view pattern, std::string_view path) {
@@ -25,8 +50,9 @@ std::optional<PathParams> match_path(std::string_view pattern, std::string_view 
     auto want = next_segment(pattern);
     auto have = next_segment(path);
     if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
-      if (have.empty()) return std::nullopt;
-      params.emplace(std::string(want.substr(1, want.size() - 2)), std::string(have));
+      auto value = percent_decoded(have);
+      if (have.empty() || !value) return std::nullopt;
+      params.emplace(std::string(want.substr(1, want.size() - 2)), std::move(*value));
     } else if (want != have) {
       return std::nullopt;
     }

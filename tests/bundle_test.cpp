@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "runtime/bundle.h"
+#include "runtime/tar_gz.h"
 #include "tests/support/temp_dir.h"
 
 using ps::runtime::BundleError;
@@ -96,4 +97,24 @@ TEST_CASE("bundle: a manifest with very many config fields loads in linear time"
   dir.write("twice/plugin.json", R"({"name":"t","config":[{"key":"a"},{"key":"b"},{"key":"a"}]})");
   dir.write("twice/index.js", "");
   CHECK_THROWS_WITH(load_bundle(dir.path() / "twice"), Catch::Contains("config key \"a\" is declared twice"));
+}
+
+TEST_CASE("bundle: a packed .tar.gz reads back the same, with the system's tar and with ours", "[runtime][bundle]") {
+  TempDir dir;
+  std::string long_path = "src/" + std::string(120, 'd') + "/module.js";
+  std::map<std::string, std::string> files = {{"plugin.json", R"({"name":"packed"})"},
+                                              {"index.js", "export function processEvent(e) { return e }"},
+                                              {long_path, std::string(70000, 'x')},
+                                              {"empty.txt", ""}};
+  auto archive = ps::runtime::pack_tar_gz(files);
+  CHECK(ps::runtime::unpack_tar_gz(archive, "packed", 1u << 20) == files);
+  dir.write("packed.tar.gz", archive);
+  auto out = dir.path() / "out";
+  std::filesystem::create_directories(out);
+  REQUIRE(std::system(("tar -xzf '" + (dir.path() / "packed.tar.gz").string() + "' -C '" + out.string() + "'").c_str()) == 0);
+  for (const auto& [path, body] : files) {
+    std::ifstream in(out / path, std::ios::binary);
+    CHECK(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()) == body);
+  }
+  CHECK(load_bundle((dir.path() / "packed.tar.gz").string()).manifest.name == "packed");
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/http_server.h"
+#include "tests/support/admin_api.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -21,9 +22,20 @@ using ps::test::daemon_binary;
 using ps::test::http_get;
 using ps::test::Process;
 using ps::test::source_dir;
+using ps::test::admin_call;
+using ps::test::kAdminToken;
+using ps::test::pack_folder;
 
 namespace {
 std::string example_config() { return source_dir() + "/deploy/plugin-server.toml"; }
+
+// A daemon on the example config with the admin token, on its own port.
+Process admin_daemon(const ps::test::TestDatabase& db, int port) {
+  return Process({daemon_binary(), "--config", example_config()},
+                 {{"DATABASE_URL", db.url()},
+                  {"PLUGIN_SERVER_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)},
+                  {"PLUGIN_SERVER_HTTP_ADMIN_TOKEN", kAdminToken}});
+}
 }  // namespace
 
 TEST_CASE("daemon: starts from the example config, serves health, readiness and metrics, stops on SIGTERM",
@@ -294,6 +306,135 @@ TEST_CASE("daemon: runs the example apps, /apps lists them and /admin/process-ev
   CHECK(refused.find(R"({"error":"not an event: missing distinct_id"})") != std::string::npos);
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(20s) == 0);
+}
+
+TEST_CASE("daemon: app versions are uploaded, installed, listed and deleted through the admin API",
+          "[daemon][app-store]") {
+  ps::test::TestDatabase db;
+  int port = ps::test::free_port();
+  auto daemon = admin_daemon(db, port);
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  const auto& token = kAdminToken;
+  auto call = [port](const std::string& method, const std::string& path, const std::string& body = "",
+                     bool authorized = true) { return admin_call(port, method, path, body, authorized); };
+  auto pack = pack_folder;
+  auto hello = pack(source_dir() + "/examples/apps/hello");
+
+  CHECK(call("POST", "/admin/apps", hello, false).first == 401);
+  auto [created, created_body] = call("POST", "/admin/apps", hello);
+  CHECK(created == 201);
+  auto stored = nlohmann::json::parse(created_body);
+  CHECK(stored["app"] == "hello");
+  CHECK(stored["version"] == 1);
+  CHECK(stored["capabilities"]["methods"].size() >= 1);
+  CHECK(call("POST", "/admin/apps", hello).first == 200);  // the same contents: the same version
+
+  // Larger than the default body limit: a bundle with a 200 KB file that
+  // does not compress.
+  ps::test::TempDir big;
+  big.write("plugin.json", R"({"name": "big"})");
+  std::string noise;
+  unsigned state = 12345;
+  for (int i = 0; i < 200000; ++i) noise += static_cast<char>('a' + ((state = state * 1103515245 + 12345) >> 16) % 26);
+  big.write("index.js", "export function processEvent(e) { return e }\n// " + noise + "\n");
+  auto big_archive = pack(big.path().string());
+  REQUIRE(big_archive.size() > 100000);
+  CHECK(call("POST", "/admin/apps", big_archive).first == 201);
+  // Refused from the header alone (sent without the body it announces).
+  auto too_large = [&](const std::string& path, std::size_t length) {
+    return ps::test::http_raw("127.0.0.1", port,
+                              "POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                                  "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n");
+  };
+  CHECK(too_large("/admin/apps", 33u << 20).rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(too_large("/admin/process-event", 100000).rfind("HTTP/1.1 413", 0) == 0);
+
+  auto [refused, refused_body] = call("POST", "/admin/apps", "not an archive");
+  CHECK(refused == 422);
+  auto error = nlohmann::json::parse(refused_body);
+  CHECK(error["error"] == "the bundle cannot run");
+  REQUIRE(error["details"].size() == 1);
+
+  auto [listed, list_body] = call("GET", "/admin/apps");
+  CHECK(listed == 200);
+  CHECK(nlohmann::json::parse(list_body)["apps"].size() == 2);
+  auto [described, describe_body] = call("GET", "/admin/apps/hello");
+  CHECK(described == 200);
+  CHECK(nlohmann::json::parse(describe_body)["versions"][0]["content_hash"] == stored["content_hash"]);
+  CHECK(call("GET", "/admin/apps/nobody").first == 404);
+  CHECK(call("DELETE", "/admin/apps/hello/versions/x").first == 400);
+  CHECK(call("DELETE", "/admin/apps/hello/versions/2").first == 404);
+
+  // Installs of it.
+  auto [installed, install_body] = call("POST", "/admin/installs", R"({"team_id": 5, "app": "hello", "config": {"greeting": "hey"}})");
+  REQUIRE(installed == 201);
+  auto install = nlohmann::json::parse(install_body);
+  CHECK(install["config"]["greeting"] == "hey");
+  auto install_path = "/admin/installs/" + std::to_string(install["id"].get<long long>());
+  CHECK(call("POST", "/admin/installs", R"({"team_id": 5, "app": "hello"})").first == 409);
+  CHECK(call("POST", "/admin/installs", "{not json").first == 400);
+  CHECK(call("POST", "/admin/installs", R"({"team_id": 5})", false).first == 401);
+  auto [team_listed, team_body] = call("GET", "/admin/installs?team_id=5");
+  CHECK(team_listed == 200);
+  CHECK(nlohmann::json::parse(team_body)["installs"].size() == 1);
+  CHECK(call("GET", "/admin/installs?team_id=x").first == 400);
+  auto [patched, patch_body] = call("PATCH", install_path, R"({"order": 2})");
+  CHECK(patched == 200);
+  CHECK(nlohmann::json::parse(patch_body)["order"] == 2);
+  CHECK(call("PATCH", "/admin/installs/999999", R"({"order": 2})").first == 404);
+  // The install follows the latest version: that version stays.
+  CHECK(call("DELETE", "/admin/apps/hello/versions/1").first == 409);
+  CHECK(call("DELETE", install_path).first == 204);
+  CHECK(call("DELETE", install_path).first == 404);
+  CHECK(call("DELETE", "/admin/apps/hello/versions/1").first == 204);
+  CHECK(call("GET", "/admin/apps/hello").first == 404);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(20s) == 0);
+}
+
+TEST_CASE("daemon: installs made through the admin API run on a daemon started after them, config-file apps win a clash",
+          "[daemon][app-store]") {
+  ps::test::TestDatabase db;
+  {
+    int port = ps::test::free_port();
+    auto first = admin_daemon(db, port);
+    REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+    REQUIRE(admin_call(port, "POST", "/admin/apps", pack_folder(source_dir() + "/examples/apps/hello")).first == 201);
+    REQUIRE(admin_call(port, "POST", "/admin/installs", R"({"team_id": 9, "app": "hello", "config": {"greeting": "yo"}})")
+                .first == 201);
+    // Team 1 has hello from the config file already.
+    REQUIRE(admin_call(port, "POST", "/admin/installs", R"({"team_id": 1, "app": "hello", "config": {"greeting": "no"}})")
+                .first == 201);
+    // Disabled installs do not run.
+    REQUIRE(admin_call(port, "POST", "/admin/installs", R"({"team_id": 10, "app": "hello", "enabled": false})").first ==
+            201);
+    first.signal(SIGTERM);
+    CHECK(first.wait(20s) == 0);
+  }
+  int port = ps::test::free_port();
+  auto second = admin_daemon(db, port);
+  REQUIRE(ps::test::wait_for_http_status(port, "/_ready", 200, 30s));
+  auto run = [&](int team) {
+    auto [status, body] = admin_call(port, "POST", "/admin/process-event",
+                                     R"({"event":"e","team_id":)" + std::to_string(team) +
+                                         R"(,"distinct_id":"u","properties":{}})");
+    REQUIRE(status == 200);
+    return nlohmann::json::parse(body)["event"]["properties"];
+  };
+  CHECK(run(9)["greeting"] == "yo");
+  CHECK(run(1)["greeting"] == "hi");
+  CHECK_FALSE(run(10).contains("greeting"));
+  auto apps = nlohmann::json::parse(admin_call(port, "GET", "/apps").second);
+  bool refused = false;
+  for (const auto& app : apps) {
+    if (app["team_id"] == 1 && app["path"].get<std::string>().rfind("install ", 0) == 0) {
+      refused = app["state"] == "failed" && app["error"].get<std::string>().find("already installed for team 1") !=
+                                               std::string::npos;
+    }
+  }
+  CHECK(refused);
+  second.signal(SIGTERM);
+  CHECK(second.wait(20s) == 0);
 }
 
 TEST_CASE("daemon: without an admin token the admin endpoints are off and say how to turn them on", "[daemon]") {

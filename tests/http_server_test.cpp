@@ -39,9 +39,34 @@ HttpServer make_server() {
   routes[{"POST", "/items/all/parts/{part}"}] = [](const ps::server::HttpRequest&, ps::server::HttpResponder respond) {
     respond(HttpResponse{200, "text/plain", "literal"});
   };
+  routes[{"POST", "/big"}] = ps::server::HttpRoute(
+      [](const ps::server::HttpRequest& req, ps::server::HttpResponder respond) {
+        respond(HttpResponse{200, "text/plain", std::to_string(req.body.size())});
+      },
+      1u << 20);
   return HttpServer("127.0.0.1", 0, std::move(routes));
 }
 }  // namespace
+
+TEST_CASE("http server: a route may take a larger body than the default, others answer 413", "[http]") {
+  auto server = make_server();
+  auto post = [&](const std::string& path, std::size_t size) {
+    return http_raw("127.0.0.1", server.port(),
+                    "POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                        std::to_string(size) + "\r\n\r\n" + std::string(size, 'b'));
+  };
+  auto big = post("/big", 500000);
+  CHECK(big.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(big.find("\r\n\r\n500000") != std::string::npos);
+  // Announced too large: refused from the header, before any body is read.
+  auto announce = [&](const std::string& path, std::size_t size) {
+    return http_raw("127.0.0.1", server.port(),
+                    "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n");
+  };
+  CHECK(announce("/big", (1u << 20) + 1).rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(announce("/echo", 100000).rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(post("/echo", 1000).rfind("HTTP/1.1 201", 0) == 0);
+}
 
 TEST_CASE("http server: path templates match one segment each and hand over their values", "[http]") {
   using ps::server::match_path;
@@ -57,6 +82,10 @@ TEST_CASE("http server: path templates match one segment each and hand over thei
   CHECK_FALSE(match_path("/items/{id}", "/items/1/"));
   CHECK_FALSE(match_path("/items/{id}/x", "/items/1/y"));
   CHECK_FALSE(match_path("/items/{id}", "items/1"));
+  // Values are percent-decoded; a broken escape matches nothing.
+  CHECK(match_path("/jobs/{name}", "/jobs/Export%20events%2Fall")->at("name") == "Export events/all");
+  CHECK_FALSE(match_path("/jobs/{name}", "/jobs/a%2"));
+  CHECK_FALSE(match_path("/jobs/{name}", "/jobs/a%zz"));
 
   auto server = make_server();
   auto post = [&](const std::string& path) { return ps::test::http_request("POST", "127.0.0.1", server.port(), path); };
