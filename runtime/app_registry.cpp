@@ -8,6 +8,7 @@
 
 #include "base/periodic.h"
 #include "db/pool.h"
+#include "metrics/registry.h"
 #include "runtime/app_config.h"
 #include "runtime/executor.h"
 #include "runtime/module_graph.h"
@@ -215,8 +216,17 @@ void AppRegistry::reconcile(const std::vector<config::AppConfig>& installs) {
   for (auto& instance : gone) {
     spdlog::info("app {} for team {}: uninstalled or disabled; it stops once its calls are done", instance->label(),
                  instance->team_id());
+    count_change("removed");
     retire(std::move(instance));
   }
+}
+
+void AppRegistry::count_change(const char* outcome) {
+  if (!env_.metrics) return;
+  env_.metrics
+      ->counter("plugin_server_install_changes_total",
+                "Changes of installs made through the admin API, as this daemon applied them.", {{"outcome", outcome}})
+      .inc();
 }
 
 void AppRegistry::reload(const config::AppConfig& install, Bundles& bundles) {
@@ -228,6 +238,7 @@ void AppRegistry::reload(const config::AppConfig& install, Bundles& bundles) {
   }
   // Records why `install.revision` does not run; the old instance, if any, keeps running.
   auto refuse = [&](InstanceStatus problem) {
+    count_change("refused");
     if (old) {
       problem.error = install.path + " did not start, the running instance stays: " + problem.error;
       spdlog::error("app {} for team {}: {}", old->label(), team, problem.error);
@@ -257,6 +268,7 @@ void AppRegistry::reload(const config::AppConfig& install, Bundles& bundles) {
     put_in_chains(instance, old);
     installs_[install.install_id] = {instance, install.revision, {}, install.updated_at};
   }
+  count_change(old ? "replaced" : "added");
   if (old) {
     spdlog::info("app {} for team {}: {} takes over; the previous instance stops once its calls are done",
                  instance->label(), team, install.path);

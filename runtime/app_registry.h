@@ -101,6 +101,8 @@ class AppRegistry {
   std::variant<InstanceSettings, InstanceStatus> prepare(const config::AppConfig& app, long long team,
                                                          Bundles& bundles);
   void reload(const config::AppConfig& install, Bundles& bundles);
+  // Counts a change applied: added, replaced, refused (the old state stays), removed.
+  void count_change(const char* outcome);
   // Starts each instance and waits until each is ready or not: the errors.
   static std::vector<std::optional<std::string>> start_all(const std::vector<std::shared_ptr<AppInstance>>& instances);
   // Under mutex_: puts `instance` in the chains in place of `old` (if any).

@@ -114,6 +114,9 @@ TEST_CASE("reload: a version that does not set up is dropped, the running one st
   registry.reconcile({install(v2, 7, "r4")});
   CHECK(h.run_chain(1, kEvent)["event"]["properties"]["v"] == 2);
   CHECK(registry.status().at(0).error.empty());
+  auto metrics = h.metrics().render();
+  CHECK(metrics.find("plugin_server_install_changes_total{outcome=\"refused\"} 1") != std::string::npos);
+  CHECK(metrics.find("plugin_server_install_changes_total{outcome=\"replaced\"} 1") != std::string::npos);
 }
 
 TEST_CASE("reload: an install added joins its team's chain in order, one removed stops after its calls",

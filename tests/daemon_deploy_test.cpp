@@ -6,7 +6,6 @@
 
 #include <signal.h>
 
-#include <atomic>
 #include <map>
 #include <thread>
 
@@ -47,8 +46,8 @@ struct Fleet {
   }
 
   // Writes version `v` of app "stamp" (its setupPlugin taking `setup_ms`,
-  // or failing) and uploads it through the daemon on `port`.
-  void upload_stamp(int port, int v, int setup_ms, bool setup_fails = false) {
+  // or failing) and returns its folder.
+  std::string write_stamp(int v, int setup_ms, bool setup_fails = false) {
     auto folder = "stamp-" + std::to_string(v);
     dir.write(folder + "/plugin.json", R"({"name":"stamp","config":[{"key":"tag","type":"string"},
                                           {"key":"token","type":"string","secret":true}]})");
@@ -65,7 +64,12 @@ struct Fleet {
                   "  e.properties.has_token = !!config.token\n"
                   "  return e\n"
                   "}\n");
-    auto [status, body] = admin_call(port, "POST", "/admin/apps", pack_folder((dir.path() / folder).string()));
+    return (dir.path() / folder).string();
+  }
+
+  // The same, uploaded through the daemon on `port`.
+  void upload_stamp(int port, int v, int setup_ms, bool setup_fails = false) {
+    auto [status, body] = admin_call(port, "POST", "/admin/apps", pack_folder(write_stamp(v, setup_ms, setup_fails)));
     INFO(body);
     REQUIRE(status == 201);
     REQUIRE(json::parse(body)["version"] == v);
@@ -75,6 +79,16 @@ struct Fleet {
   ps::test::TestDatabase db;
   ps::test::TempDir dir;
 };
+
+// The CLI against the daemon on `port`: {exit code, output}.
+ps::test::Completed cli(int port, std::vector<std::string> args, bool with_token = true) {
+  std::vector<std::string> argv = {ps::test::daemon_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--url=http://127.0.0.1:" + std::to_string(port));
+  std::map<std::string, std::string> env;
+  if (with_token) env["PLUGIN_SERVER_ADMIN_TOKEN"] = ps::test::kAdminToken;
+  return ps::test::run_to_end(argv, env, 90s);
+}
 
 // The instance of install `install_id` the daemon on `port` runs, or null.
 json instance_of(int port, long long install_id) {
@@ -112,19 +126,20 @@ json processed(int port) {
 
 }  // namespace
 
-TEST_CASE("deploy: two running daemons take a new install, version and config under load, losing no event",
+TEST_CASE("deploy: two running daemons take a new install, a version deployed with the CLI and a config under load, losing no event",
           "[daemon][deploy][kafka]") {
   Fleet fleet;
   int port_a = 0, port_b = 0;
   auto a = fleet.start(&port_a);
   auto b = fleet.start(&port_b);
   // The group settled with a share for each, so no rebalance comes mid-test.
-  auto assigned = [](int port) {
+  auto metric = [](int port, const std::string& metric) {
     auto metrics = ps::test::http_get("127.0.0.1", port, "/metrics").body;
-    const std::string name = "\nplugin_server_ingestion_assigned_partitions ";
+    const std::string name = "\n" + metric + " ";
     auto at = metrics.find(name);
     return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + name.size()));
   };
+  auto assigned = [&](int port) { return metric(port, "plugin_server_ingestion_assigned_partitions"); };
   REQUIRE(eventually([&] { return assigned(port_a) > 0 && assigned(port_b) > 0 && assigned(port_a) + assigned(port_b) == 4; },
                      30s));
 
@@ -136,24 +151,46 @@ TEST_CASE("deploy: two running daemons take a new install, version and config un
   // Only the notification can bring it this soon: the periodic read is 10 minutes away.
   CHECK(eventually([&] { return runs_version(port_a, install, 1) && runs_version(port_b, install, 1); }));
 
-  // Events flow for a few seconds while a new version and a new config land.
-  const int total = 3000;
-  std::atomic<bool> producing{true};
+  auto batch_of = [](int from) {
+    std::vector<std::pair<std::string, std::string>> batch;
+    for (int i = from; i < from + 100; ++i) {
+      batch.emplace_back("", json{{"event", "e"}, {"team_id", 1}, {"distinct_id", "u" + std::to_string(i % 50)},
+                                  {"properties", {{"n", i}}}}.dump());
+    }
+    return batch;
+  };
+  // Reads the output until events [0, count) have all come; each one's properties by n.
+  std::map<int, json> out;
+  std::map<int, int> copies;
+  auto read_until = [&](int count) {
+    return ps::test::consume_until(
+        fleet.broker.bootstrap(), "events_processed",
+        [&](const ps::test::KafkaMessage& m) {
+          auto props = json::parse(m.value)["properties"];
+          int n = props["n"].get<int>();
+          copies[n]++;
+          out[n] = props;
+          return static_cast<int>(out.size()) >= count;
+        },
+        90s);
+  };
+  // A first hundred through version 1, seen out before anything changes.
+  ps::test::produce(fleet.broker.bootstrap(), "events_plugin_ingestion", batch_of(0));
+  REQUIRE(read_until(100));
+
+  // Events flow while a new version and a new config land.
+  const int flowing = 3000;
   std::thread producer([&] {
-    for (int sent = 0; sent < total; sent += 100) {
-      std::vector<std::pair<std::string, std::string>> batch;
-      for (int i = sent; i < sent + 100; ++i) {
-        batch.emplace_back("", json{{"event", "e"}, {"team_id", 1}, {"distinct_id", "u" + std::to_string(i % 50)},
-                                    {"properties", {{"n", i}}}}.dump());
-      }
-      ps::test::produce(fleet.broker.bootstrap(), "events_plugin_ingestion", batch);
+    for (int sent = 100; sent < flowing; sent += 100) {
+      ps::test::produce(fleet.broker.bootstrap(), "events_plugin_ingestion", batch_of(sent));
       std::this_thread::sleep_for(100ms);
     }
-    producing = false;
   });
-  std::this_thread::sleep_for(500ms);
-  // Version 2 takes a while to set up: events keep going to version 1 meanwhile.
-  fleet.upload_stamp(port_b, 2, 500);
+  // Version 2, deployed with the CLI, takes a while to set up: events keep
+  // going to version 1 meanwhile.
+  auto deployed = cli(port_b, {"deploy", fleet.write_stamp(2, 500), "--team", "1"});
+  INFO(deployed.output);
+  CHECK(deployed.code == 0);
   CHECK(eventually([&] { return runs_version(port_a, install, 2) && runs_version(port_b, install, 2); }));
   auto id_before = instance_of(port_a, install)["instance_id"];
   REQUIRE(admin_call(port_b, "PATCH", "/admin/installs/" + std::to_string(install), R"({"config": {"tag": "b"}})").first ==
@@ -161,31 +198,28 @@ TEST_CASE("deploy: two running daemons take a new install, version and config un
   CHECK(eventually([&] { return processed(port_a)["tag"] == "b" && processed(port_b)["tag"] == "b"; }));
   CHECK(instance_of(port_b, install)["instance_id"] == id_before);
   producer.join();
+  // A last hundred once both changes are in.
+  ps::test::produce(fleet.broker.bootstrap(), "events_plugin_ingestion", batch_of(flowing));
+  const int total = flowing + 100;
+  out.clear();
+  copies.clear();
+  CHECK(read_until(total));
+  CHECK(static_cast<int>(out.size()) == total);
 
-  std::map<int, int> seen;
-  std::map<int, int> versions;
-  int failed = 0, tagged_b = 0;
-  CHECK(ps::test::consume_until(
-      fleet.broker.bootstrap(), "events_processed",
-      [&](const ps::test::KafkaMessage& m) {
-        auto props = json::parse(m.value)["properties"];
-        if (!props.contains("n")) return false;  // a /admin/process-event check does not reach Kafka
-        seen[props["n"].get<int>()]++;
-        versions[props.value("v", 0)]++;
-        failed += props.contains("$plugins_failed") || props.contains("$plugins_skipped");
-        tagged_b += props.value("tag", "") == "b";
-        return seen.size() == total;
-      },
-      90s));
-  CHECK(seen.size() == total);
-  int twice = 0;
-  for (const auto& [n, count] : seen) twice += count > 1;
-  CHECK(twice == 0);
+  int failed = 0, twice = 0;
+  for (const auto& [n, props] : out) {
+    INFO("event " << n << ": " << props.dump());
+    failed += props.contains("$plugins_failed") || props.contains("$plugins_skipped");
+    twice += copies[n] > 1;
+    CHECK((props["v"] == 1 || props["v"] == 2));  // every event went through the app
+    if (n < 100) CHECK(props["v"] == 1);
+    if (n >= flowing) CHECK((props["v"] == 2 && props["tag"] == "b"));
+  }
   CHECK(failed == 0);
-  CHECK(versions[0] == 0);  // every event went through the app
-  CHECK(versions[1] > 0);
-  CHECK(versions[2] > 0);
-  CHECK(tagged_b > 0);
+  CHECK(twice == 0);
+  // The daemons produced one copy of each, no more.
+  const std::string produced = "plugin_server_ingestion_produced_total";
+  CHECK(metric(port_a, produced) + metric(port_b, produced) == total);
   a->signal(SIGTERM);
   b->signal(SIGTERM);
   CHECK(a->wait(30s) == 0);
@@ -265,16 +299,6 @@ TEST_CASE("deploy: a version that does not start keeps the old one running, secr
 
 namespace {
 
-// The CLI against the daemon on `port`: {exit code, output}.
-ps::test::Completed cli(int port, std::vector<std::string> args, bool with_token = true) {
-  std::vector<std::string> argv = {ps::test::daemon_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back("--url=http://127.0.0.1:" + std::to_string(port));
-  std::map<std::string, std::string> env;
-  if (with_token) env["PLUGIN_SERVER_ADMIN_TOKEN"] = ps::test::kAdminToken;
-  return ps::test::run_to_end(argv, env, 90s);
-}
-
 const char* kWorkerManifest = R"({"name": "worker", "config": [{"key": "label", "type": "string"}],
   "publicJobs": {"Export range": {"payload": {"range": {"type": "daterange", "required": true},
                                               "dry": {"type": "boolean", "default": false},
@@ -303,6 +327,31 @@ TEST_CASE("deploy: the CLI deploys a folder and lists apps, installs, jobs and l
   fleet.dir.write("worker/index.js", kWorkerCode);
   auto folder = (fleet.dir.path() / "worker").string();
 
+  // Every admin endpoint wants the token, and says so in the API's error shape.
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/apps"},
+                                                        {"GET", "/admin/apps"},
+                                                        {"POST", "/admin/apps"},
+                                                        {"GET", "/admin/apps/worker"},
+                                                        {"DELETE", "/admin/apps/worker/versions/1"},
+                                                        {"GET", "/admin/installs"},
+                                                        {"POST", "/admin/installs"},
+                                                        {"PATCH", "/admin/installs/1"},
+                                                        {"DELETE", "/admin/installs/1"},
+                                                        {"GET", "/admin/instances"},
+                                                        {"GET", "/admin/instances/1/logs"},
+                                                        {"POST", "/admin/instances/1/enable"},
+                                                        {"POST", "/admin/instances/1/jobs/x"},
+                                                        {"GET", "/admin/jobs"},
+                                                        {"POST", "/admin/jobs/1/retry"},
+                                                        {"POST", "/admin/jobs/retry"},
+                                                        {"DELETE", "/admin/jobs/1"},
+                                                        {"POST", "/admin/process-event"}}) {
+    auto [status, body] = admin_call(port, method, path, "{}", false);
+    INFO(method << " " << path << ": " << body);
+    CHECK(status == 401);
+    CHECK(json::parse(body, nullptr, false).contains("error"));
+  }
   auto refused = cli(port, {"apps"}, false);
   CHECK(refused.code == 1);
   CHECK(refused.output.find("--token") != std::string::npos);
