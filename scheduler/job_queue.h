@@ -30,7 +30,7 @@ class TaskScheduler;
 struct JobQueueOptions {
   std::string database_url;
   std::string worker_id;  // this daemon, in jobs.locked_by
-  int workers = 4;
+  int workers = 4;  // the tests' and benchmarks' own; the daemon's is jobs.workers
   int workers_per_team = 0;  // 0: half of `workers`, rounded up (see WorkerOptions::slots_per_team)
   int prefetch = 500;
   std::chrono::milliseconds poll_interval{5000};

@@ -40,7 +40,7 @@ TEST_CASE("config: defaults apply with no file and no environment", "[config]") 
   CHECK(c.http.port == 6738);
   CHECK(c.runtime.task_timeout_ms == 30000);
   CHECK(c.runtime.cpu_limit_ms == 1000);
-  CHECK(c.jobs.workers == 4);
+  CHECK(c.jobs.workers == 64);
   CHECK(c.log.format == "text");
   CHECK(c.apps.empty());
 }

@@ -1,7 +1,9 @@
-// The queue benchmark's app: a no-op job, a job that records how late it
-// started, and a processEvent that enqueues one job per event.
+// The queue benchmark's app: a no-op job, a job that waits 10 ms as an
+// I/O-bound job would, a job that records how late it started, and a
+// processEvent that enqueues one job per event.
 export const jobs = {
   noop: () => {},
+  wait10: () => new Promise((resolve) => setTimeout(resolve, 10)),
   late: async (at, { storage }) => {
     await storage.set(`late:${at}`, Date.now() - at)
   },
