@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <memory>
 
 #include "runtime/app_registry.h"
@@ -63,8 +64,8 @@ std::optional<long long> job_id(const HttpRequest& req, HttpResponse* refusal) {
   return id;
 }
 
-void run_public_job(runtime::AppRegistry& registry, runtime::JobSink* jobs, const HttpRequest& req,
-                    HttpResponder respond) {
+void run_public_job(runtime::AppRegistry& registry, runtime::JobSink* jobs, AdminWorker& worker,
+                    const HttpRequest& req, HttpResponder respond) {
   const auto& name = req.params.at("name");
   auto id = id_of(req.params.at("id"));
   auto instance = id ? registry.find(*id) : nullptr;
@@ -93,9 +94,14 @@ void run_public_job(runtime::AppRegistry& registry, runtime::JobSink* jobs, cons
   job.payload_json = checked.payload.dump();
   job.run_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   auto answer = nlohmann::json{{"instance_id", instance->id()}, {"job", name}, {"payload", checked.payload}};
-  jobs->enqueue(std::move(job), [respond, answer](std::optional<std::string> error) {
-    if (error) return respond(error_response(503, "the job was not queued", {*error}));
-    respond(json_response(202, answer));
+  // On the worker, waiting for the commit: a shutdown closes the worker
+  // while the job queue and the HTTP server are still there to answer.
+  worker.run(std::move(respond), [jobs, job = std::move(job), answer]() mutable {
+    std::promise<std::optional<std::string>> stored;
+    auto outcome = stored.get_future();
+    jobs->enqueue(std::move(job), [&stored](std::optional<std::string> error) { stored.set_value(std::move(error)); });
+    if (auto error = outcome.get()) return error_response(503, "the job was not queued", {*error});
+    return json_response(202, answer);
   });
 }
 
@@ -148,8 +154,9 @@ void add_job_routes(HttpRoutes& routes, const std::function<HttpHandler(HttpHand
     });
   });
   auto* r = &registry;
-  routes[{"POST", "/admin/instances/{id}/jobs/{name}"}] = admin([r, jobs](const HttpRequest& req, HttpResponder respond) {
-    run_public_job(*r, jobs, req, std::move(respond));
+  routes[{"POST", "/admin/instances/{id}/jobs/{name}"}] = admin([r, jobs, w](const HttpRequest& req,
+                                                                           HttpResponder respond) {
+    run_public_job(*r, jobs, *w, req, std::move(respond));
   });
 }
 
