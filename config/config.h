@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <stdexcept>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -161,8 +162,9 @@ struct AppConfig {
   std::string posthog_personal_api_key;
   std::string posthog_project_api_key;
   // For an install made through the admin API: its version's .tar.gz, read
-  // from Postgres (`path` then only names it in messages). Never from a file.
-  std::string archive;
+  // from Postgres (`path` then only names it in messages), shared by the
+  // installs of that version. Never from a file. Null for a file's app.
+  std::shared_ptr<const std::string> archive;
   // The install's id (0: the config file's), and what identifies its
   // present state (version, config, order): a new revision is reloaded.
   // The revision holds config values: never printed.

@@ -68,13 +68,14 @@ std::variant<InstanceSettings, InstanceStatus> AppRegistry::prepare(const config
   auto failure = [&](std::string name, std::string state, std::string error) {
     return instance_status(std::move(name), app.path, team, std::move(state), std::move(error), app.install_id);
   };
-  // Versions of the same upload share one bundle; a file bundle is its path.
-  auto key = app.archive.empty() ? app.path : "archive:" + app.archive;
+  // Installs of one version share its archive, and so one bundle; a file's
+  // bundle is known by its path.
+  auto key = app.archive ? "archive@" + std::to_string(reinterpret_cast<std::uintptr_t>(app.archive.get())) : app.path;
   auto& cached = bundles[key];
   if (cached.index() == 0 && !std::get<0>(cached)) {
     try {
-      auto loaded = std::make_shared<Bundle>(app.archive.empty() ? load_bundle(app.path)
-                                                                 : bundle_from_archive(app.archive, app.path));
+      auto loaded = std::make_shared<Bundle>(app.archive ? bundle_from_archive(*app.archive, app.path)
+                                                         : load_bundle(app.path));
       prepare_modules(*loaded, transpiler_);
       cached = std::shared_ptr<const Bundle>(std::move(loaded));
     } catch (const std::exception& e) {
@@ -97,8 +98,8 @@ std::variant<InstanceSettings, InstanceStatus> AppRegistry::prepare(const config
   }
   // An install made over the API names no file of this machine.
   auto resolved = resolve_app_config(*bundle, app.config,
-                                     app.archive.empty() ? AttachmentFiles::bundle_or_absolute_path
-                                                         : AttachmentFiles::bundle_only);
+                                     app.archive ? AttachmentFiles::bundle_only
+                                                 : AttachmentFiles::bundle_or_absolute_path);
   if (!resolved.problems.empty()) {
     std::string error;
     for (const auto& p : resolved.problems) error += (error.empty() ? "" : "; ") + p;

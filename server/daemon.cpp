@@ -171,7 +171,9 @@ std::vector<config::AppConfig> Daemon::apps_to_load() {
   // on a name clash for a team the config file's wins, and the install is
   // reported as refused in /apps.
   try {
-    auto installed = InstallStore(*parts_->pool).runnable(true);
+    InstallStore store(*parts_->pool);
+    auto installed = store.runnable();
+    store.add_archives(installed, [](const config::AppConfig&) { return true; });
     if (!installed.empty()) spdlog::info("apps: {} install(s) from the admin API", installed.size());
     apps.insert(apps.end(), std::make_move_iterator(installed.begin()), std::make_move_iterator(installed.end()));
   } catch (const std::exception& e) {

@@ -204,13 +204,12 @@ nlohmann::json InstallStore::list(std::optional<long long> team) {
   return out;
 }
 
-std::vector<config::AppConfig> InstallStore::runnable(bool with_archives) {
+std::vector<config::AppConfig> InstallStore::runnable() {
   auto conn = pool_.acquire();
   pqxx::work tx(*conn);
-  auto rows = tx.exec(std::string(R"SQL(
+  auto rows = tx.exec(R"SQL(
     SELECT i.id, i.team_id, i.app_name, v.version, i.config::text, i.install_order,
-           to_char(i.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), )SQL") +
-                      (with_archives ? "v.archive" : "NULL") + R"SQL(
+           to_char(i.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
     FROM app_installs i
     JOIN app_versions v ON v.app_name = i.app_name
      AND v.version = COALESCE(i.version, (SELECT max(version) FROM app_versions WHERE app_name = i.app_name))
@@ -229,33 +228,56 @@ std::vector<config::AppConfig> InstallStore::runnable(bool with_archives) {
     app.updated_at = row[6].as<std::string>();
     app.revision = row[3].as<std::string>() + "\n" + app.updated_at + "\n" + row[5].as<std::string>() + "\n" +
                    app.config.dump();
-    if (!row[7].is_null()) app.archive = pqxx::binarystring(row[7]).str();
     apps.push_back(std::move(app));
   }
   return apps;
 }
 
-std::string InstallStore::archive(long long install_id) {
+void InstallStore::add_archives(std::vector<config::AppConfig>& installs,
+                                const std::function<bool(const config::AppConfig&)>& needed) {
+  std::map<long long, config::AppConfig*> wanted;
+  for (auto& install : installs) {
+    if (needed(install)) wanted[install.install_id] = &install;
+  }
+  if (wanted.empty()) return;
+  std::string ids = "{";
+  for (const auto& [id, _] : wanted) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  ids += "}";
   auto conn = pool_.acquire();
   pqxx::work tx(*conn);
+  // Each version's archive travels once, on the first of its installs.
   auto rows = tx.exec_params(R"SQL(
-    SELECT v.archive FROM app_installs i
-    JOIN app_versions v ON v.app_name = i.app_name
-     AND v.version = COALESCE(i.version, (SELECT max(version) FROM app_versions WHERE app_name = i.app_name))
-    WHERE i.id = $1)SQL",
-                             install_id);
-  return rows.empty() ? std::string() : pqxx::binarystring(rows[0][0]).str();
+    WITH wanted AS (
+      SELECT i.id, i.app_name,
+             COALESCE(i.version, (SELECT max(version) FROM app_versions WHERE app_name = i.app_name)) AS version
+      FROM app_installs i WHERE i.id = ANY($1::bigint[]))
+    SELECT w.id, w.app_name, w.version,
+           CASE WHEN row_number() OVER (PARTITION BY w.app_name, w.version ORDER BY w.id) = 1 THEN v.archive END
+    FROM wanted w JOIN app_versions v USING (app_name, version)
+    ORDER BY w.app_name, w.version, w.id)SQL",
+                             ids);
+  std::map<std::pair<std::string, int>, std::shared_ptr<const std::string>> archives;
+  for (const auto& row : rows) {
+    auto& archive = archives[{row[1].as<std::string>(), row[2].as<int>()}];
+    if (!row[3].is_null()) archive = std::make_shared<const std::string>(pqxx::binarystring(row[3]).str());
+    wanted.at(row[0].as<long long>())->archive = archive;
+  }
 }
 
 void InstallStore::report_load_errors(const std::map<long long, std::string>& errors) {
+  if (errors.empty()) return;
+  auto rows = nlohmann::json::array();
+  for (const auto& [id, error] : errors) {
+    rows.push_back({{"id", id}, {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}});
+  }
   auto conn = pool_.acquire();
   pqxx::work tx(*conn);
-  for (const auto& [id, error] : errors) {
-    std::optional<std::string> value;
-    if (!error.empty()) value = error;
-    tx.exec_params0("UPDATE app_installs SET load_error = $2 WHERE id = $1 AND load_error IS DISTINCT FROM $2", id,
-                    value);
-  }
+  // One statement for them all, writing only what changed.
+  tx.exec_params0(R"SQL(
+    UPDATE app_installs i SET load_error = r.error
+    FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, error text)
+    WHERE i.id = r.id AND i.load_error IS DISTINCT FROM r.error)SQL",
+                  rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
 }
 

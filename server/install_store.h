@@ -6,6 +6,7 @@
 // secret are never read back: answers show them as "***" when set. Every
 // call runs queries: call it from a thread that may block.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -59,10 +60,12 @@ class InstallStore {
   // Every install, or one team's.
   nlohmann::json list(std::optional<long long> team);
   // The enabled installs as app entries to load, in the teams' order, each
-  // with its install id and revision, and its version's archive if asked.
-  std::vector<config::AppConfig> runnable(bool with_archives);
-  // The archive of the version an install runs ("" if it is gone).
-  std::string archive(long long install_id);
+  // with its install id and revision, without its archive.
+  std::vector<config::AppConfig> runnable();
+  // Gives the installs `needed` picks their versions' archives, in one
+  // query reading each version once (installs of a version share it).
+  void add_archives(std::vector<config::AppConfig>& installs,
+                    const std::function<bool(const config::AppConfig&)>& needed);
   // Why each install does not run on this daemon ("" where it does), shown
   // as its load_error.
   void report_load_errors(const std::map<long long, std::string>& errors);

@@ -23,10 +23,11 @@ InstallSync::~InstallSync() = default;
 void InstallSync::sync() {
   InstallStore store(pool_);
   try {
-    auto installs = store.runnable(false);
-    for (auto& install : installs) {
-      if (registry_.revision(install.install_id) != install.revision) install.archive = store.archive(install.install_id);
-    }
+    auto installs = store.runnable();
+    // Only a revision new to this daemon needs its archive.
+    store.add_archives(installs, [this](const config::AppConfig& install) {
+      return registry_.revision(install.install_id) != install.revision;
+    });
     registry_.reconcile(installs);
     std::map<long long, std::string> errors;
     for (const auto& install : installs) errors[install.install_id];
